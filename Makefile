@@ -1,0 +1,63 @@
+# Build, test and publish the spot-balancer Kubewarden policy.
+#
+# `make run` evaluates an example executor; `make check` installs what the
+# tests need and runs every test suite.
+
+CARGO ?= cargo
+# The Kubewarden CLI: a real kwctl when one is on PATH, else the project's
+# own compatible host.
+HOST_BIN := target/debug/spot-balancer-host
+KWCTL ?= $(or $(shell command -v kwctl 2>/dev/null),$(CURDIR)/$(HOST_BIN))
+# Where `make push` publishes the module, e.g. REGISTRY=localhost:5000/policies.
+REGISTRY ?=
+VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+
+POLICY_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+MODULE := target/wasm32-wasip1/wasm-release/spot_balancer.wasm
+
+.PHONY: all
+all: policy.wasm
+
+.PHONY: setup
+setup:
+	./scripts/setup
+
+policy.wasm: $(POLICY_SOURCES)
+	$(CARGO) build --target wasm32-wasip1 --profile wasm-release -p spot-balancer
+	cp $(MODULE) $@
+
+annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
+	$(KWCTL) annotate -m policy-metadata.yml -u README.md -o $@ policy.wasm
+
+.PHONY: host
+host:
+	$(CARGO) build -p spot-balancer-host
+
+.PHONY: fmt
+fmt:
+	$(CARGO) fmt --all -- --check
+
+.PHONY: lint
+lint:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+.PHONY: test
+test: fmt lint policy.wasm
+	$(CARGO) test --workspace
+
+.PHONY: e2e-tests
+e2e-tests: policy.wasm host
+	KWCTL="$(KWCTL)" bats e2e-tests
+
+.PHONY: check
+check: setup test e2e-tests
+
+.PHONY: push
+push: annotated-policy.wasm
+	@test -n "$(REGISTRY)" || { echo "set REGISTRY, e.g. make push REGISTRY=localhost:5000/policies"; exit 2; }
+	$(KWCTL) push annotated-policy.wasm registry://$(REGISTRY)/spot-balancer:v$(VERSION)
+
+.PHONY: clean
+clean:
+	$(CARGO) clean
+	rm -f policy.wasm annotated-policy.wasm
