@@ -3,15 +3,19 @@
 //! The policy admits every pod; what varies is whether it is mutated and
 //! which warnings come with it. The one exception is a pod whose ratio
 //! cannot be read when `onInvalidRatio` is `reject`. Every step reads the
-//! payload fallibly, so no input makes this module panic.
+//! payload fallibly and every host call may fail, so no input and no host
+//! makes this module panic or refuse a pod.
 
+use crate::capabilities::redis::{self, JobKeys};
+use crate::capabilities::{Host, kubernetes};
 use crate::decision::{Basis, Decision};
+use crate::live;
 use crate::logging::LOG;
 use crate::mutation;
-use crate::placement::{self, Phase};
+use crate::placement::{self, Capacity, Phase};
 use crate::ratio::Ratio;
-use crate::settings::{InvalidRatioAction, Settings};
-use crate::spark::{ExecutorId, Role, SparkPod};
+use crate::settings::{InvalidRatioAction, LiveCountSource, Settings};
+use crate::spark::{ExecutorId, JobLabel, Role, SparkPod};
 use serde_json::Value;
 use slog::{debug, error, warn};
 
@@ -38,15 +42,13 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Admit unchanged, with no warning.
-    fn accept() -> Outcome {
-        Outcome::Unchanged {
-            warnings: Vec::new(),
-        }
+    /// Admit unchanged, with the warnings gathered so far.
+    fn unchanged(warnings: Vec<String>) -> Outcome {
+        Outcome::Unchanged { warnings }
     }
 
     /// Admit unchanged, with one warning.
-    fn accept_with_warning(warning: String) -> Outcome {
+    fn unchanged_because(warning: String) -> Outcome {
         Outcome::Unchanged {
             warnings: vec![warning],
         }
@@ -54,14 +56,14 @@ impl Outcome {
 }
 
 /// Answers a `validate` payload: `{"request": ..., "settings": ...}`.
-pub fn review(payload: &[u8]) -> Outcome {
+pub fn review(payload: &[u8], host: &dyn Host) -> Outcome {
     let mut payload: Value = match serde_json::from_slice(payload) {
         Ok(payload) => payload,
         Err(err) => {
             // The host builds the payload, so this means a broken host.
             error!(LOG, "cannot parse the validation payload"; "error" => %err);
-            return Outcome::accept_with_warning(format!(
-                "spot-balancer could not parse its payload ({err}); pod admitted unchanged"
+            return Outcome::unchanged_because(format!(
+                "spot-balancer could not parse its payload ({err}); admitted unchanged"
             ));
         }
     };
@@ -72,94 +74,150 @@ pub fn review(payload: &[u8]) -> Outcome {
         Ok(settings) => settings,
         Err(err) => {
             error!(LOG, "settings refused at request time"; "error" => %err);
-            return Outcome::accept_with_warning(format!(
-                "spot-balancer has {err}; pod admitted unchanged"
+            return Outcome::unchanged_because(format!(
+                "spot-balancer has {err}; admitted unchanged"
             ));
         }
     };
 
     let Some(request) = payload.get_mut("request") else {
         warn!(LOG, "payload has no request");
-        return Outcome::accept_with_warning(
+        return Outcome::unchanged_because(
             "spot-balancer received no admission request; admitted unchanged".to_string(),
         );
     };
-    review_request(request, &settings)
+    review_request(request, &settings, host)
+}
+
+/// The request fields every step needs.
+struct Context<'a> {
+    /// Validated settings.
+    settings: &'a Settings,
+    /// The host, for capability calls.
+    host: &'a dyn Host,
+    /// The request's namespace.
+    namespace: String,
+    /// The request's UID, for logs and unnamed pods.
+    uid: String,
+    /// Whether the request is a dry run, which must change no state.
+    dry_run: bool,
 }
 
 /// Answers one AdmissionRequest with validated settings.
-pub fn review_request(request: &mut Value, settings: &Settings) -> Outcome {
+pub fn review_request(request: &mut Value, settings: &Settings, host: &dyn Host) -> Outcome {
     let text = |pointer: &str| request.pointer(pointer).and_then(Value::as_str);
-    let operation = text("/operation").unwrap_or("");
+    let operation = text("/operation").unwrap_or("").to_string();
     let group = text("/kind/group").unwrap_or("");
     let kind = text("/kind/kind").unwrap_or("");
-
-    // Placement is decided once, when the pod is created; a pod's node
-    // selector and affinity cannot change afterwards anyway.
-    if operation != "CREATE" || !group.is_empty() || kind != "Pod" {
-        debug!(LOG, "request passed through"; "operation" => operation, "kind" => kind);
-        return Outcome::accept();
+    if !group.is_empty() || kind != "Pod" {
+        debug!(LOG, "request passed through"; "operation" => &operation, "kind" => kind);
+        return Outcome::unchanged(Vec::new());
     }
-    let namespace = text("/namespace").unwrap_or("").to_string();
-    let uid = text("/uid").unwrap_or("").to_string();
-
-    let Some(mut pod) = request
-        .as_object_mut()
-        .and_then(|request| request.remove("object"))
-    else {
-        warn!(LOG, "create request has no object"; "uid" => &uid);
-        return Outcome::accept_with_warning(
-            "spot-balancer found no object in the request; admitted unchanged".to_string(),
-        );
+    let context = Context {
+        settings,
+        host,
+        namespace: text("/namespace").unwrap_or("").to_string(),
+        uid: text("/uid").unwrap_or("").to_string(),
+        dry_run: request
+            .get("dryRun")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     };
-    if !pod.is_object() {
-        warn!(LOG, "pod is not a json object"; "uid" => &uid);
-        return Outcome::accept_with_warning(
-            "spot-balancer found an object that is not a JSON object; admitted unchanged"
-                .to_string(),
-        );
-    }
 
-    let mut warnings = Vec::new();
-    let decision = {
-        let spark = SparkPod::read(&pod, settings);
-        let pod_ref = &pod;
-        match spark.role {
-            Role::Other => return Outcome::accept(),
-            Role::Driver if !settings.pin_drivers => return Outcome::accept(),
-            _ if mutation::recorded_capacity(pod_ref).is_some() => {
-                debug!(LOG, "pod already placed"; "pod" => spark.name);
-                return Outcome::accept();
-            }
-            _ if mutation::constrains_label(pod_ref, &settings.platform.label) => {
-                debug!(LOG, "pod chose its capacity itself"; "pod" => spark.name,
-                    "label" => &settings.platform.label);
-                return Outcome::accept();
-            }
-            Role::Driver => Decision::driver(),
-            Role::Executor => {
-                let ratio = match job_ratio(&spark, settings) {
-                    Ok((ratio, warning)) => {
-                        warnings.extend(warning);
-                        ratio
-                    }
-                    Err(message) => {
-                        warn!(LOG, "pod rejected for its ratio"; "pod" => spark.name);
-                        return Outcome::Rejected { message };
-                    }
-                };
-                place_executor(&spark, &namespace, &uid, ratio, settings, &mut warnings)
+    // Placement is decided once, when the pod is created: a pod's node
+    // selector and affinity cannot change afterwards. Deletions matter only
+    // to the counts the Redis capability keeps.
+    match operation.as_str() {
+        "CREATE" => match take_object(request, "object") {
+            Ok(pod) => admit(pod, &context),
+            Err(outcome) => outcome,
+        },
+        "DELETE" if settings.live_counts == LiveCountSource::Redis => {
+            match request.get("oldObject") {
+                Some(pod) => Outcome::unchanged(forget(pod, &context)),
+                None => Outcome::unchanged(Vec::new()),
             }
         }
+        _ => {
+            debug!(LOG, "request passed through"; "operation" => &operation, "kind" => kind);
+            Outcome::unchanged(Vec::new())
+        }
+    }
+}
+
+/// Moves the object under `field` out of the request, or says why not.
+fn take_object(request: &mut Value, field: &str) -> Result<Value, Outcome> {
+    match request
+        .as_object_mut()
+        .and_then(|request| request.remove(field))
+    {
+        Some(pod) if pod.is_object() => Ok(pod),
+        Some(_) => {
+            warn!(LOG, "object is not a json object");
+            Err(Outcome::unchanged_because(
+                "spot-balancer found an object that is not a JSON object; admitted unchanged"
+                    .to_string(),
+            ))
+        }
+        None => {
+            warn!(LOG, "create request has no object");
+            Err(Outcome::unchanged_because(
+                "spot-balancer found no object in the request; admitted unchanged".to_string(),
+            ))
+        }
+    }
+}
+
+/// Decides where a new pod goes and writes the decision into it.
+fn admit(mut pod: Value, context: &Context) -> Outcome {
+    let settings = context.settings;
+    let mut warnings = Vec::new();
+
+    let spark = SparkPod::read(&pod, settings);
+    let decision = match spark.role {
+        Role::Other => return Outcome::unchanged(warnings),
+        Role::Driver if !settings.pin_drivers => return Outcome::unchanged(warnings),
+        _ if mutation::recorded_capacity(&pod).is_some() => {
+            debug!(LOG, "pod already placed"; "pod" => spark.name);
+            return Outcome::unchanged(warnings);
+        }
+        _ if mutation::constrains_label(&pod, &settings.platform.label) => {
+            debug!(LOG, "pod chose its capacity itself"; "pod" => spark.name,
+                "label" => &settings.platform.label);
+            return Outcome::unchanged(warnings);
+        }
+        Role::Driver => Decision::driver(),
+        Role::Executor => {
+            let ratio = match executor_ratio(&spark, &pod, context, &mut warnings) {
+                Ok(ratio) => ratio,
+                Err(message) => return Outcome::Rejected { message },
+            };
+            place_executor(&spark, ratio, context, &mut warnings)
+        }
     };
+    let job = spark.job.map(|job| job.value.to_string());
 
     if let Err(err) = mutation::apply(&mut pod, &decision, &settings.platform, settings.mode) {
-        warn!(LOG, "pod cannot be mutated"; "uid" => &uid, "error" => %err);
+        warn!(LOG, "pod cannot be mutated"; "uid" => &context.uid, "error" => %err);
         warnings.push(format!(
             "spot-balancer left the pod unchanged: {err}, so the {} pick could not be written",
             decision.capacity
         ));
         return Outcome::Unchanged { warnings };
+    }
+
+    // Count the executor only once it is sure to be admitted as placed.
+    if settings.live_counts == LiveCountSource::Redis
+        && decision.basis != Basis::Driver
+        && !context.dry_run
+    {
+        let keys = job_keys(job.as_deref().unwrap_or(""), context);
+        if let Err(err) = redis::record_admission(context.host, &keys, decision.capacity) {
+            warn!(LOG, "capability failed, count not recorded"; "error" => %err);
+            warnings.push(format!(
+                "spot-balancer: {err}; this executor is missing from the job's live counts"
+            ));
+        }
     }
     Outcome::Mutated {
         object: pod,
@@ -167,33 +225,67 @@ pub fn review_request(request: &mut Value, settings: &Settings) -> Outcome {
     }
 }
 
-/// The ratio an executor's job asks for, with a warning when its value had
-/// to be replaced by the default, or the rejection message.
-fn job_ratio(spark: &SparkPod, settings: &Settings) -> Result<(Ratio, Option<String>), String> {
-    let Some(text) = spark.ratio else {
-        return Ok((settings.default_ratio, None));
+/// The ratio an executor's job asks for, or the rejection message when it
+/// is unreadable and `onInvalidRatio` is `reject`.
+///
+/// The executor's own annotation wins; without one, and with
+/// `ratioFromDriver`, the driver's; then the default.
+fn executor_ratio(
+    spark: &SparkPod,
+    pod: &Value,
+    context: &Context,
+    warnings: &mut Vec<String>,
+) -> Result<Ratio, String> {
+    let settings = context.settings;
+    let key = &settings.spot_ratio_key;
+    let (text, source) = match spark.ratio {
+        Some(text) => (Some(text.to_string()), "pod"),
+        None if settings.ratio_from_driver => (driver_ratio(pod, context, warnings), "driver"),
+        None => (None, "pod"),
     };
-    if let Some(ratio) = settings.weights.resolve(text) {
-        return Ok((ratio, None));
+    let Some(text) = text else {
+        return Ok(settings.default_ratio);
+    };
+    if let Some(ratio) = settings.weights.resolve(&text) {
+        return Ok(ratio);
     }
+
     let problem = format!(
-        "{} is {:?}, expected {}",
-        settings.spot_ratio_key,
-        text,
+        "{key} on the {source} is {text:?}, expected {}",
         settings.weights.accepted_forms()
     );
     match settings.on_invalid_ratio {
-        InvalidRatioAction::Reject => Err(format!("spot-balancer: {problem}")),
+        InvalidRatioAction::Reject => {
+            warn!(LOG, "pod rejected for its ratio"; "pod" => spark.name, "value" => &text);
+            Err(format!("spot-balancer: {problem}"))
+        }
         InvalidRatioAction::UseDefault => {
             warn!(LOG, "invalid spot ratio, using the default"; "pod" => spark.name,
-                "value" => text);
-            Ok((
-                settings.default_ratio,
-                Some(format!(
-                    "spot-balancer: {problem}; using the default {}",
-                    settings.default_ratio
-                )),
-            ))
+                "value" => &text);
+            warnings.push(format!(
+                "spot-balancer: {problem}; using the default {}",
+                settings.default_ratio
+            ));
+            Ok(settings.default_ratio)
+        }
+    }
+}
+
+/// The ratio annotation of the executor's driver, if the driver can be read
+/// and carries one.
+fn driver_ratio(pod: &Value, context: &Context, warnings: &mut Vec<String>) -> Option<String> {
+    let driver = kubernetes::driver_name(pod)?;
+    let key = &context.settings.spot_ratio_key;
+    match kubernetes::driver_annotation(context.host, &context.namespace, driver, key) {
+        Ok(value) => value,
+        Err(err) => {
+            warn!(LOG, "capability failed, using the default ratio"; "error" => %err,
+                "driver" => driver);
+            warnings.push(format!(
+                "spot-balancer: {err}; using the default spot ratio {}",
+                context.settings.default_ratio
+            ));
+            None
         }
     }
 }
@@ -201,12 +293,11 @@ fn job_ratio(spark: &SparkPod, settings: &Settings) -> Result<(Ratio, Option<Str
 /// The decision for an executor of a job with `ratio`.
 fn place_executor(
     spark: &SparkPod,
-    namespace: &str,
-    uid: &str,
     ratio: Ratio,
-    settings: &Settings,
+    context: &Context,
     warnings: &mut Vec<String>,
 ) -> Decision {
+    let settings = context.settings;
     let job_id = match spark.job {
         Some(job) => job.value,
         None => {
@@ -219,34 +310,26 @@ fn place_executor(
             ""
         }
     };
-    let phase = Phase::of_job(namespace, job_id);
+    let phase = Phase::of_job(&context.namespace, job_id);
 
     let (position, basis) = match spark.executor_id {
         ExecutorId::Number(id) => (id, Basis::ExecutorId),
-        unusable => {
-            // A client may leave naming to the server; the request UID is
-            // then the only identity the pod has.
-            let name = if spark.name.is_empty() {
-                uid
-            } else {
-                spark.name
-            };
-            let shown = match unusable {
-                ExecutorId::Unusable(text) => {
-                    format!("has {}={text:?}", settings.executor_id_label)
-                }
-                _ => format!("has no {} label", settings.executor_id_label),
-            };
-            warn!(LOG, "executor has no usable id"; "pod" => spark.name, "job" => job_id);
-            warnings.push(format!(
-                "spot-balancer: executor {shown}; placed by a hash of its name, which keeps the \
-                 job at its spot ratio only on average"
-            ));
-            (placement::position_from_name(name), Basis::NameHash)
-        }
+        unusable => position_without_id(spark, unusable, job_id, context, warnings),
+    };
+    let sequence = placement::capacity_at(position, ratio, phase);
+
+    let live = match (settings.live_counts, spark.job) {
+        (LiveCountSource::None, _) => None,
+        (source, job) => live_counts(source, job, job_id, context, warnings),
+    };
+    let (capacity, basis) = match live {
+        Some(counts) => match live::steer(sequence, ratio, counts) {
+            (capacity, true) => (capacity, Basis::LiveCounts),
+            (capacity, false) => (capacity, basis),
+        },
+        None => (sequence, basis),
     };
 
-    let capacity = placement::capacity_at(position, ratio, phase);
     debug!(LOG, "executor placed"; "pod" => spark.name, "job" => job_id,
         "position" => position, "basis" => basis.as_str(), "ratio" => %ratio,
         "capacity" => capacity.as_str());
@@ -257,3 +340,117 @@ fn place_executor(
         ratio: Some(ratio),
     }
 }
+
+/// The position of an executor without a usable ID: from the Redis counter
+/// when enabled and reachable, else from a hash of its name.
+fn position_without_id(
+    spark: &SparkPod,
+    unusable: ExecutorId,
+    job_id: &str,
+    context: &Context,
+    warnings: &mut Vec<String>,
+) -> (u64, Basis) {
+    let settings = context.settings;
+    let fallback = if settings.redis.enabled {
+        let keys = job_keys(job_id, context);
+        match redis::next_position(context.host, &keys, context.dry_run) {
+            Ok(position) => return (position, Basis::RedisCounter),
+            Err(err) => {
+                warn!(LOG, "capability failed, placing by name"; "error" => %err,
+                    "pod" => spark.name);
+                format!("{err}; placed by a hash of its name")
+            }
+        }
+    } else {
+        let shown = match unusable {
+            ExecutorId::Unusable(text) => format!("has {}={text:?}", settings.executor_id_label),
+            _ => format!("has no {} label", settings.executor_id_label),
+        };
+        warn!(LOG, "executor has no usable id, placing by name"; "pod" => spark.name);
+        format!(
+            "executor {shown}; placed by a hash of its name, which keeps the job at its spot \
+             ratio only on average"
+        )
+    };
+    warnings.push(format!("spot-balancer: {fallback}"));
+
+    // A client may leave naming to the server; the request UID is then the
+    // only identity the pod has.
+    let name = if spark.name.is_empty() {
+        &context.uid
+    } else {
+        spark.name
+    };
+    (placement::position_from_name(name), Basis::NameHash)
+}
+
+/// The job's live counts from `source`, or `None` with a warning when they
+/// cannot be had.
+fn live_counts(
+    source: LiveCountSource,
+    job: Option<JobLabel>,
+    job_id: &str,
+    context: &Context,
+    warnings: &mut Vec<String>,
+) -> Option<live::LiveCounts> {
+    let counts = match (source, job) {
+        (LiveCountSource::None, _) => return None,
+        (LiveCountSource::Redis, _) => redis::live_counts(context.host, &job_keys(job_id, context)),
+        // Without a job label there is no selector for the job's pods.
+        (LiveCountSource::Kubernetes, None) => return None,
+        (LiveCountSource::Kubernetes, Some(job)) => kubernetes::live_counts(
+            context.host,
+            &context.namespace,
+            job,
+            &context.settings.role_label,
+            &context.settings.platform,
+        ),
+    };
+    match counts {
+        Ok(counts) => Some(counts),
+        Err(err) => {
+            warn!(LOG, "capability failed, placing by the sequence"; "error" => %err);
+            warnings.push(format!(
+                "spot-balancer: {err}; placed by the sequence alone"
+            ));
+            None
+        }
+    }
+}
+
+/// Takes a deleted executor out of the Redis live counts; returns the
+/// warnings for the client.
+fn forget(pod: &Value, context: &Context) -> Vec<String> {
+    let spark = SparkPod::read(pod, context.settings);
+    let capacity = mutation::recorded_capacity(pod).and_then(Capacity::from_name);
+    let (Role::Executor, Some(capacity), false) = (spark.role, capacity, context.dry_run) else {
+        return Vec::new();
+    };
+    let job_id = spark.job.map_or("", |job| job.value);
+    match redis::record_deletion(context.host, &job_keys(job_id, context), capacity) {
+        Ok(counts) => {
+            debug!(LOG, "executor uncounted"; "pod" => spark.name, "spot" => counts.spot,
+                "on_demand" => counts.on_demand);
+            Vec::new()
+        }
+        Err(err) => {
+            warn!(LOG, "capability failed, deletion not counted"; "error" => %err);
+            vec![format!(
+                "spot-balancer: {err}; the job's live counts still include this executor"
+            )]
+        }
+    }
+}
+
+/// The Redis keys of the job `job_id` in the request's namespace.
+fn job_keys<'a>(job_id: &'a str, context: &'a Context) -> JobKeys<'a> {
+    JobKeys {
+        prefix: &context.settings.redis.key_prefix,
+        namespace: &context.namespace,
+        job: job_id,
+        ttl_seconds: context.settings.redis.ttl_seconds,
+    }
+}
+
+#[cfg(test)]
+mod tests;

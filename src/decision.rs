@@ -21,8 +21,15 @@ pub const RATIO_ANNOTATION: &str = "spot-balancer.io/ratio";
 pub enum Basis {
     /// The executor's Spark ID, as a position in the job's sequence.
     ExecutorId,
-    /// A hash of the pod's name, for executors without a usable ID.
+    /// A position from the Redis capability's counter, for executors
+    /// without a usable ID.
+    RedisCounter,
+    /// A hash of the pod's name, for executors without a usable ID when no
+    /// counter is available.
     NameHash,
+    /// The job's live counts, which overrode the sequence to bring the job
+    /// back to its ratio.
+    LiveCounts,
     /// The pod is a driver, pinned to on-demand capacity.
     Driver,
 }
@@ -32,7 +39,9 @@ impl Basis {
     pub const fn as_str(self) -> &'static str {
         match self {
             Basis::ExecutorId => "executor-id",
+            Basis::RedisCounter => "redis-counter",
             Basis::NameHash => "name-hash",
+            Basis::LiveCounts => "live-counts",
             Basis::Driver => "driver",
         }
     }

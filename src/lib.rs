@@ -12,10 +12,15 @@
 //! - [`platform`]: how each spot platform labels and taints its nodes;
 //! - [`decision`] and [`mutation`]: the decision, and writing it into the pod
 //!   without touching anything else;
+//! - [`live`] and [`capabilities`]: live counts from the Redis capability
+//!   or the Kubernetes capability, and the rule that steers a job back to
+//!   its ratio with them;
 //! - [`admission`]: one request from payload to answer.
 
 pub mod admission;
+pub mod capabilities;
 pub mod decision;
+pub mod live;
 mod logging;
 pub mod mutation;
 pub mod placement;
@@ -44,7 +49,7 @@ pub extern "C" fn wapc_init() {
 /// Answers an admission request. Always returns a response: problems with
 /// the request become warnings, never guest errors.
 pub fn validate(payload: &[u8]) -> CallResult {
-    let response = match admission::review(payload) {
+    let response = match admission::review(payload, &capabilities::WapcHost) {
         Outcome::Unchanged { warnings } => response(true, None, None, warnings),
         Outcome::Mutated { object, warnings } => response(true, None, Some(object), warnings),
         Outcome::Rejected { message } => response(false, Some(message), None, Vec::new()),

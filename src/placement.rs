@@ -211,11 +211,11 @@ mod tests {
         assert_eq!(spots, 3_000);
     }
 
+    // Values computed independently with a ten-line Python FNV-1a.
     #[rstest]
     #[case("spark", "spark-1a2b", 150_101)]
     #[case("spark", "spark-1a2b3", 885_970)]
     #[case("", "", 205_758)]
-    // Values computed independently with a ten-line Python FNV-1a.
     fn job_phase_is_a_documented_hash(#[case] ns: &str, #[case] job: &str, #[case] phase: u32) {
         assert_eq!(Phase::of_job(ns, job).value(), phase);
     }

@@ -43,6 +43,45 @@ pub enum InvalidRatioAction {
     Reject,
 }
 
+/// Where the live executor counts of a job come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveCountSource {
+    /// No live counts: the sequence alone decides.
+    None,
+    /// Counters kept by the Redis capability of `spot-balancer-host`.
+    Redis,
+    /// The job's pods, listed through Kubewarden's Kubernetes capability.
+    Kubernetes,
+}
+
+/// The `redis` settings: how the policy uses the Redis capability. Where
+/// Redis is and how long to wait for it are the host's to configure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// `redis.enabled`: ask the capability for the positions of executors
+    /// without a usable ID. Default `false`.
+    pub enabled: bool,
+    /// `redis.keyPrefix`: the first part of every key. Default
+    /// `spot-balancer`.
+    pub key_prefix: String,
+    /// `redis.ttlSeconds`: keys expire this long after a job's last
+    /// admission, so finished jobs leave nothing behind. Default one day.
+    pub ttl_seconds: u64,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        RedisSettings {
+            enabled: false,
+            key_prefix: "spot-balancer".to_string(),
+            ttl_seconds: 86_400,
+        }
+    }
+}
+
+/// The accepted range of `redis.ttlSeconds`: a minute to thirty days.
+const TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=2_592_000;
+
 /// Validated settings, ready for the request path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -72,6 +111,13 @@ pub struct Settings {
     pub platform: Platform,
     /// `pinDrivers`: put drivers on on-demand capacity. Default `true`.
     pub pin_drivers: bool,
+    /// `liveCounts`: where live executor counts come from. Default `none`.
+    pub live_counts: LiveCountSource,
+    /// `redis`: the Redis capability's use.
+    pub redis: RedisSettings,
+    /// `ratioFromDriver`: an executor without a ratio takes the one on its
+    /// driver pod, read through the Kubernetes capability. Default `false`.
+    pub ratio_from_driver: bool,
 }
 
 impl Default for Settings {
@@ -88,6 +134,9 @@ impl Default for Settings {
             mode: Mode::Strict,
             platform: Platform::default(),
             pin_drivers: true,
+            live_counts: LiveCountSource::None,
+            redis: RedisSettings::default(),
+            ratio_from_driver: false,
         }
     }
 }
@@ -129,7 +178,7 @@ impl fmt::Display for SettingsError {
 impl std::error::Error for SettingsError {}
 
 /// The top-level keys, in the order the README documents them.
-const KEYS: [&str; 11] = [
+const KEYS: [&str; 14] = [
     "defaultSpotRatio",
     "stabilityWeights",
     "spotRatioKey",
@@ -141,7 +190,13 @@ const KEYS: [&str; 11] = [
     "platform",
     "customPlatform",
     "pinDrivers",
+    "liveCounts",
+    "redis",
+    "ratioFromDriver",
 ];
+
+/// The keys of `redis`.
+const REDIS_KEYS: [&str; 3] = ["enabled", "keyPrefix", "ttlSeconds"];
 
 /// The keys of `customPlatform`.
 const CUSTOM_PLATFORM_KEYS: [&str; 4] = [
@@ -223,11 +278,29 @@ impl Settings {
         if let Some(platform) = read_platform(map, errors) {
             settings.platform = platform;
         }
-        if let Some(value) = map.get("pinDrivers") {
-            match value {
-                Value::Bool(pin) => settings.pin_drivers = *pin,
-                other => errors.push("pinDrivers", format!("expected true or false, got {other}")),
+        if let Some(pin) = read_bool(map, "pinDrivers", errors) {
+            settings.pin_drivers = pin;
+        }
+        if let Some(value) = map.get("redis") {
+            if let Some(redis) = read_redis(value, errors) {
+                settings.redis = redis;
             }
+        }
+        if let Some(value) = map.get("liveCounts") {
+            let choices = [
+                ("none", LiveCountSource::None),
+                ("redis", LiveCountSource::Redis),
+                ("kubernetes", LiveCountSource::Kubernetes),
+            ];
+            if let Some(source) = read_choice("liveCounts", value, &choices, errors) {
+                settings.live_counts = source;
+            }
+        }
+        if settings.live_counts == LiveCountSource::Redis && !settings.redis.enabled {
+            errors.push("liveCounts", "\"redis\" needs redis.enabled: true");
+        }
+        if let Some(from_driver) = read_bool(map, "ratioFromDriver", errors) {
+            settings.ratio_from_driver = from_driver;
         }
 
         settings
@@ -300,6 +373,73 @@ fn read_ratio(
         errors.push(key, format!("expected {accepted}, got {value}"));
     }
     ratio
+}
+
+/// Reads the boolean under `key`, if the key is present.
+fn read_bool(map: &Map<String, Value>, key: &str, errors: &mut Errors) -> Option<bool> {
+    map.get(key)
+        .and_then(|value| bool_value(key, value, errors))
+}
+
+/// `value` as a boolean, or a refusal of `key`.
+fn bool_value(key: &str, value: &Value, errors: &mut Errors) -> Option<bool> {
+    let boolean = value.as_bool();
+    if boolean.is_none() {
+        errors.push(key, format!("expected true or false, got {value}"));
+    }
+    boolean
+}
+
+/// Reads `redis`.
+fn read_redis(value: &Value, errors: &mut Errors) -> Option<RedisSettings> {
+    let Value::Object(map) = value else {
+        errors.push("redis", format!("expected an object, got {value}"));
+        return None;
+    };
+    let before = errors.0.len();
+    for key in map.keys().filter(|key| !REDIS_KEYS.contains(&key.as_str())) {
+        errors.push(
+            format!("redis.{key}"),
+            format!("unknown key; accepted keys are {}", REDIS_KEYS.join(", ")),
+        );
+    }
+
+    let mut redis = RedisSettings::default();
+    if let Some(enabled) = map
+        .get("enabled")
+        .and_then(|value| bool_value("redis.enabled", value, errors))
+    {
+        redis.enabled = enabled;
+    }
+    if let Some(prefix) = map.get("keyPrefix") {
+        match prefix.as_str() {
+            Some(text)
+                if !text.is_empty()
+                    && text.len() <= 64
+                    && text.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                redis.key_prefix = text.to_string();
+            }
+            _ => errors.push(
+                "redis.keyPrefix",
+                format!("expected 1 to 64 printable ASCII characters without spaces, got {prefix}"),
+            ),
+        }
+    }
+    if let Some(ttl) = map.get("ttlSeconds") {
+        match ttl.as_u64().filter(|seconds| TTL_RANGE.contains(seconds)) {
+            Some(seconds) => redis.ttl_seconds = seconds,
+            None => errors.push(
+                "redis.ttlSeconds",
+                format!(
+                    "expected a whole number of seconds from {} to {}, got {ttl}",
+                    TTL_RANGE.start(),
+                    TTL_RANGE.end()
+                ),
+            ),
+        }
+    }
+    (errors.0.len() == before).then_some(redis)
 }
 
 /// Reads one of a fixed set of strings.
@@ -608,6 +748,9 @@ mod tests {
             "mode": "best-effort",
             "platform": "eks-managed-node-groups",
             "pinDrivers": false,
+            "redis": {"enabled": true, "keyPrefix": "sb", "ttlSeconds": 600},
+            "liveCounts": "redis",
+            "ratioFromDriver": true,
         }))
         .unwrap();
         assert_eq!(settings.default_ratio, Ratio::from_f64(0.95).unwrap());
@@ -620,6 +763,16 @@ mod tests {
         assert_eq!(settings.mode, Mode::BestEffort);
         assert_eq!(settings.platform.label, "eks.amazonaws.com/capacityType");
         assert!(!settings.pin_drivers);
+        assert_eq!(
+            settings.redis,
+            RedisSettings {
+                enabled: true,
+                key_prefix: "sb".to_string(),
+                ttl_seconds: 600,
+            }
+        );
+        assert_eq!(settings.live_counts, LiveCountSource::Redis);
+        assert!(settings.ratio_from_driver);
     }
 
     #[rstest]
@@ -669,7 +822,7 @@ mod tests {
         json!({"spotRatio": 0.5}),
         "invalid settings: spotRatio: unknown key; accepted keys are defaultSpotRatio, \
          stabilityWeights, spotRatioKey, onInvalidRatio, jobLabels, executorIdLabel, roleLabel, \
-         mode, platform, customPlatform, pinDrivers"
+         mode, platform, customPlatform, pinDrivers, liveCounts, redis, ratioFromDriver"
     )]
     #[case::ratio_out_of_range(
         json!({"defaultSpotRatio": 1.5}),
@@ -760,12 +913,37 @@ mod tests {
          \"NoSchedule\", \"PreferNoSchedule\" or \"NoExecute\", got \"Never\"; \
          customPlatform.spotTolerations[1]: expected a toleration object, got 3"
     )]
+    #[case::live_counts(
+        json!({"liveCounts": "etcd"}),
+        "invalid settings: liveCounts: expected one of \"none\", \"redis\", \"kubernetes\", \
+         got \"etcd\""
+    )]
+    #[case::live_counts_need_redis(
+        json!({"liveCounts": "redis"}),
+        "invalid settings: liveCounts: \"redis\" needs redis.enabled: true"
+    )]
+    #[case::redis_fields(
+        json!({"redis": {"enabled": "yes", "keyPrefix": "a b", "ttlSeconds": 5, "url": "x"}}),
+        "invalid settings: redis.url: unknown key; accepted keys are enabled, keyPrefix, \
+         ttlSeconds; redis.enabled: expected true or false, got \"yes\"; redis.keyPrefix: \
+         expected 1 to 64 printable ASCII characters without spaces, got \"a b\"; \
+         redis.ttlSeconds: expected a whole number of seconds from 60 to 2592000, got 5"
+    )]
+    #[case::redis_not_an_object(
+        json!({"redis": true}),
+        "invalid settings: redis: expected an object, got true"
+    )]
+    #[case::ratio_from_driver(
+        json!({"ratioFromDriver": 1}),
+        "invalid settings: ratioFromDriver: expected true or false, got 1"
+    )]
     #[case::all_at_once(
         json!({"mode": 1, "pinDrivers": null, "typo": 0}),
         "invalid settings: typo: unknown key; accepted keys are defaultSpotRatio, \
          stabilityWeights, spotRatioKey, onInvalidRatio, jobLabels, executorIdLabel, roleLabel, \
-         mode, platform, customPlatform, pinDrivers; mode: expected one of \"strict\", \
-         \"best-effort\", got 1; pinDrivers: expected true or false, got null"
+         mode, platform, customPlatform, pinDrivers, liveCounts, redis, ratioFromDriver; mode: \
+         expected one of \"strict\", \"best-effort\", got 1; pinDrivers: expected true or \
+         false, got null"
     )]
     fn refusals_name_the_key_and_the_form(#[case] settings: Value, #[case] message: &str) {
         assert_eq!(refusal(settings), message);
