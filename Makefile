@@ -22,6 +22,17 @@ all: policy.wasm
 setup:
 	./scripts/setup
 
+# Evaluates the example executor and shows the decision and the patched pod.
+EXAMPLE_REQUEST := examples/executor-admission-review.json
+EXAMPLE_SETTINGS := {"defaultSpotRatio": "BALANCED"}
+
+.PHONY: run
+run:
+	./scripts/setup run
+	$(MAKE) policy.wasm host
+	$(KWCTL) run --request-path $(EXAMPLE_REQUEST) --settings-json '$(EXAMPLE_SETTINGS)' \
+		policy.wasm | ./scripts/show-decision $(EXAMPLE_REQUEST)
+
 policy.wasm: $(POLICY_SOURCES)
 	$(CARGO) build --target wasm32-wasip1 --profile wasm-release -p spot-balancer
 	cp $(MODULE) $@
