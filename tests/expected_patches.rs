@@ -8,7 +8,8 @@
 
 mod common;
 
-use common::{CASES, Expect, apply_patch, evaluate_fixture, expected_dir, object};
+use common::{CASES, Expect, apply_patch, evaluate_fixture, expected_dir, object, review};
+use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fs;
 
@@ -81,5 +82,32 @@ fn expected_patches_only_add_and_are_sorted() {
         for op in operations {
             assert_eq!(op["op"], "add", "{}: {op}", case.name());
         }
+    }
+}
+
+/// Every fixture the bats suite plays can be read by kwctl, which parses
+/// requests without arbitrary precision: each number is a finite `f64`.
+#[test]
+fn bats_fixtures_hold_only_numbers_kwctl_reads() {
+    /// The numbers in `value` that do not fit a finite `f64`.
+    fn unreadable(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Number(number) if !number.as_f64().is_some_and(f64::is_finite) => {
+                found.push(number.to_string());
+            }
+            Value::Array(items) => items.iter().for_each(|item| unreadable(item, found)),
+            Value::Object(map) => map.values().for_each(|item| unreadable(item, found)),
+            _ => {}
+        }
+    }
+
+    for case in CASES {
+        let mut found = Vec::new();
+        unreadable(&review(case.fixture), &mut found);
+        assert!(
+            found.is_empty(),
+            "{}: kwctl cannot read {found:?}",
+            case.fixture
+        );
     }
 }
