@@ -1,0 +1,111 @@
+//! The `spot-balancer-host` command line.
+//!
+//! `run` evaluates one request with the same arguments and the same output
+//! as `kwctl run`; `simulate` plays a Spark job against the policy. Each
+//! subcommand lives in its own file; this one declares the parser and the
+//! error type shared by the subcommands.
+
+mod run;
+
+pub use run::RunArgs;
+
+use clap::{Parser, Subcommand};
+use thiserror::Error;
+
+use crate::capability::CapabilityError;
+use crate::policy::{EvaluationError, PolicyError};
+use crate::replay::SessionError;
+use crate::request::RequestError;
+use crate::settings::SettingsError;
+
+/// Runs spot-balancer's policy module like Kubewarden does.
+#[derive(Debug, Parser)]
+#[command(name = "spot-balancer-host", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluates one admission request and prints the AdmissionResponse,
+    /// like `kwctl run`.
+    Run(RunArgs),
+}
+
+/// Why a subcommand failed.
+///
+/// `main` prints the message after `Error: ` on stderr and exits with 1,
+/// as kwctl does.
+#[derive(Debug, Error)]
+pub enum CliError {
+    /// A file named on the command line cannot be read.
+    #[error("failed to read {what} {path}: {source}")]
+    Read {
+        /// What the file was meant to hold.
+        what: &'static str,
+        /// The path given.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+
+    /// The request file is not an admission request.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+
+    /// The settings are not an object.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+
+    /// The module cannot be loaded or instantiated.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+
+    /// The replay session cannot be loaded.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+
+    /// The host's capabilities could not be wired.
+    #[error(transparent)]
+    Capability(#[from] CapabilityError),
+
+    /// The policy refused its settings.
+    ///
+    /// The text is kwctl's, byte for byte (the policy's message is quoted
+    /// and escaped as Rust's `Debug` does), because scripts match on it.
+    #[error("Provided settings are not valid: {:?}", message.clone().unwrap_or_default())]
+    InvalidSettings {
+        /// The policy's explanation, if any.
+        message: Option<String>,
+    },
+
+    /// The response cannot be written to stdout.
+    #[error("failed to write the response: {0}")]
+    Output(std::io::Error),
+}
+
+impl From<EvaluationError> for CliError {
+    /// Keeps the policy's settings message; wraps the rest.
+    fn from(error: EvaluationError) -> Self {
+        match error {
+            EvaluationError::InvalidSettings { message } => Self::InvalidSettings { message },
+            EvaluationError::Instantiate(error) => Self::Policy(error),
+        }
+    }
+}
+
+impl Cli {
+    /// Runs the parsed subcommand.
+    ///
+    /// # Errors
+    ///
+    /// [`CliError`] for anything that stops the subcommand.
+    pub fn execute(self) -> Result<(), CliError> {
+        match self.command {
+            Command::Run(args) => args.execute(),
+        }
+    }
+}
