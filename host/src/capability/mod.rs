@@ -36,7 +36,12 @@
 mod dispatcher;
 mod kubernetes;
 mod log;
+mod redis;
 
+pub use self::redis::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REPLY_TIMEOUT, DEFAULT_URL, REDIS_NAMESPACE, RedisCapability,
+    RedisConfig, RedisError, SPOT_BALANCER_BINDING,
+};
 pub use dispatcher::Dispatcher;
 pub use kubernetes::{ContextAwareAccess, Kubernetes, KubernetesBackend, NoCluster};
 pub use log::{GuestLog, LogSink};
