@@ -37,7 +37,9 @@ policy.wasm: $(POLICY_SOURCES)
 	$(CARGO) build --target wasm32-wasip1 --profile wasm-release -p spot-balancer
 	cp $(MODULE) $@
 
-annotated-policy.wasm: policy.wasm policy-metadata.yml README.md
+# The host is built first in case it is the KWCTL in use; order-only, so a
+# fresh module is not annotated again.
+annotated-policy.wasm: policy.wasm policy-metadata.yml README.md | host
 	$(KWCTL) annotate -m policy-metadata.yml -u README.md -o $@ policy.wasm
 
 .PHONY: host
@@ -57,7 +59,7 @@ test: fmt lint policy.wasm
 	$(CARGO) test --workspace
 
 .PHONY: e2e-tests
-e2e-tests: policy.wasm host
+e2e-tests: policy.wasm annotated-policy.wasm host
 	KWCTL="$(KWCTL)" bats e2e-tests
 
 .PHONY: check
