@@ -8,7 +8,7 @@
 
 use crate::capabilities::redis::{self, JobKeys};
 use crate::capabilities::{Host, kubernetes};
-use crate::decision::{Basis, Decision};
+use crate::decision::{Basis, CAPACITY_ANNOTATION, Decision};
 use crate::live;
 use crate::logging::LOG;
 use crate::mutation;
@@ -80,7 +80,10 @@ pub fn review(payload: &[u8], host: &dyn Host) -> Outcome {
         }
     };
 
-    let Some(request) = payload.get_mut("request") else {
+    let Some(request) = payload
+        .get_mut("request")
+        .filter(|request| request.is_object())
+    else {
         warn!(LOG, "payload has no request");
         return Outcome::unchanged_because(
             "spot-balancer received no admission request; admitted unchanged".to_string(),
@@ -151,7 +154,19 @@ fn take_object(request: &mut Value, field: &str) -> Result<Value, Outcome> {
         .as_object_mut()
         .and_then(|request| request.remove(field))
     {
-        Some(pod) if pod.is_object() => Ok(pod),
+        // An object may leave out its kind; one that names another kind is
+        // not a pod, whatever the request says.
+        Some(pod) if pod.is_object() => match pod.get("kind") {
+            None => Ok(pod),
+            Some(kind) if kind == "Pod" => Ok(pod),
+            Some(kind) => {
+                warn!(LOG, "pod request holds another kind"; "kind" => %kind);
+                Err(Outcome::unchanged_because(format!(
+                    "spot-balancer found an object of kind {kind} in a Pod request; admitted \
+                     unchanged"
+                )))
+            }
+        },
         Some(_) => {
             warn!(LOG, "object is not a json object");
             Err(Outcome::unchanged_because(
@@ -178,7 +193,20 @@ fn admit(mut pod: Value, context: &Context) -> Outcome {
         Role::Other => return Outcome::unchanged(warnings),
         Role::Driver if !settings.pin_drivers => return Outcome::unchanged(warnings),
         _ if mutation::recorded_capacity(&pod).is_some() => {
-            debug!(LOG, "pod already placed"; "pod" => spark.name);
+            // A recorded capacity the policy cannot have written is someone
+            // else's; the pod is left as it is, but not silently.
+            if let Some(recorded) = mutation::recorded_capacity(&pod)
+                .filter(|recorded| Capacity::from_name(recorded).is_none())
+            {
+                warn!(LOG, "pod carries an unknown capacity"; "pod" => spark.name,
+                    "capacity" => recorded);
+                warnings.push(format!(
+                    "spot-balancer: pod has {CAPACITY_ANNOTATION}={recorded:?}, which is neither \
+                     spot nor on-demand; admitted unchanged"
+                ));
+            } else {
+                debug!(LOG, "pod already placed"; "pod" => spark.name);
+            }
             return Outcome::unchanged(warnings);
         }
         _ if mutation::constrains_label(&pod, &settings.platform.label) => {
@@ -238,30 +266,42 @@ fn executor_ratio(
 ) -> Result<Ratio, String> {
     let settings = context.settings;
     let key = &settings.spot_ratio_key;
-    let (text, source) = match spark.ratio {
-        Some(text) => (Some(text.to_string()), "pod"),
-        None if settings.ratio_from_driver => (driver_ratio(pod, context, warnings), "driver"),
+    let (value, source) = match spark.ratio {
+        Some(value) => (Some(value.clone()), "pod"),
+        None if settings.ratio_from_driver => {
+            let value = driver_ratio(pod, context, warnings).map(Value::String);
+            (value, "driver")
+        }
         None => (None, "pod"),
     };
-    let Some(text) = text else {
+    let Some(value) = value else {
         return Ok(settings.default_ratio);
     };
-    if let Some(ratio) = settings.weights.resolve(&text) {
+    if let Some(ratio) = value
+        .as_str()
+        .and_then(|text| settings.weights.resolve(text))
+    {
         return Ok(ratio);
     }
 
+    // Annotations and labels are strings; anything else reads as invalid,
+    // shown as the JSON it is.
+    let shown = match &value {
+        Value::String(text) => format!("{text:?}"),
+        other => other.to_string(),
+    };
     let problem = format!(
-        "{key} on the {source} is {text:?}, expected {}",
+        "{key} on the {source} is {shown}, expected {}",
         settings.weights.accepted_forms()
     );
     match settings.on_invalid_ratio {
         InvalidRatioAction::Reject => {
-            warn!(LOG, "pod rejected for its ratio"; "pod" => spark.name, "value" => &text);
+            warn!(LOG, "pod rejected for its ratio"; "pod" => spark.name, "value" => &shown);
             Err(format!("spot-balancer: {problem}"))
         }
         InvalidRatioAction::UseDefault => {
             warn!(LOG, "invalid spot ratio, using the default"; "pod" => spark.name,
-                "value" => &text);
+                "value" => &shown);
             warnings.push(format!(
                 "spot-balancer: {problem}; using the default {}",
                 settings.default_ratio

@@ -657,10 +657,41 @@ fn read_tolerations(value: &Value, errors: &mut Errors) -> Vec<Value> {
             }
         }
         if errors.0.len() == before {
+            check_toleration_fields(&at, fields, errors);
+        }
+        if errors.0.len() == before {
             tolerations.push(item.clone());
         }
     }
     tolerations
+}
+
+/// The rules Kubernetes applies across a toleration's fields, so that no
+/// pod is patched with a toleration the API server would refuse.
+fn check_toleration_fields(at: &str, fields: &Map<String, Value>, errors: &mut Errors) {
+    let text = |key: &str| fields.get(key).and_then(Value::as_str);
+    let operator = text("operator").unwrap_or("Equal");
+    let effect = text("effect").unwrap_or("");
+
+    if operator == "Exists" && text("value").is_some_and(|value| !value.is_empty()) {
+        let value = &fields["value"];
+        errors.push(
+            format!("{at}.value"),
+            format!("expected no value when operator is \"Exists\", got {value}"),
+        );
+    }
+    if text("key").is_none_or(str::is_empty) && operator != "Exists" {
+        errors.push(
+            format!("{at}.operator"),
+            format!("expected \"Exists\" when key is empty, got {operator:?}"),
+        );
+    }
+    if fields.contains_key("tolerationSeconds") && effect != "NoExecute" {
+        errors.push(
+            format!("{at}.effect"),
+            format!("expected \"NoExecute\" when tolerationSeconds is set, got {effect:?}"),
+        );
+    }
 }
 
 /// Whether `text` is a Kubernetes label key: an optional DNS-subdomain prefix

@@ -50,8 +50,10 @@ pub struct SparkPod<'a> {
     pub executor_id: ExecutorId<'a>,
     /// `metadata.name`; empty when the client left naming to the server.
     pub name: &'a str,
-    /// The raw value of the ratio annotation, or else the ratio label.
-    pub ratio: Option<&'a str>,
+    /// The raw value of the ratio annotation, or else the ratio label: a
+    /// string on any pod the API server admits, but read as any JSON value
+    /// so that a wrong type is reported, not ignored.
+    pub ratio: Option<&'a Value>,
 }
 
 impl<'a> SparkPod<'a> {
@@ -87,8 +89,7 @@ impl<'a> SparkPod<'a> {
             .unwrap_or("");
         let ratio = metadata_map(pod, "annotations")
             .and_then(|annotations| annotations.get(&settings.spot_ratio_key))
-            .and_then(Value::as_str)
-            .or_else(|| label(&settings.spot_ratio_key));
+            .or_else(|| labels.and_then(|labels| labels.get(&settings.spot_ratio_key)));
 
         SparkPod {
             role,
@@ -160,7 +161,7 @@ mod tests {
                 }),
                 executor_id: ExecutorId::Number(3),
                 name: "spark-pi-exec-3",
-                ratio: Some("0.3"),
+                ratio: Some(&json!("0.3")),
             }
         );
     }
@@ -189,10 +190,10 @@ mod tests {
         }});
         let settings = Settings::default();
         let read = SparkPod::read(&pod, &settings);
-        assert_eq!(read.ratio, Some("BALANCED"));
+        assert_eq!(read.ratio, Some(&json!("BALANCED")));
         assert_eq!(read.executor_id, ExecutorId::Unusable("EXECID"));
 
         let pod = json!({"metadata": {"labels": {"spot-balancer.io/spot-ratio": "0.9"}}});
-        assert_eq!(SparkPod::read(&pod, &settings).ratio, Some("0.9"));
+        assert_eq!(SparkPod::read(&pod, &settings).ratio, Some(&json!("0.9")));
     }
 }
