@@ -11,7 +11,7 @@
 //!   to which further capabilities can be registered;
 //! - [`replay`] answers Kubernetes reads from a session recorded by
 //!   `kwctl run --record-host-capabilities-interactions`;
-
+//! - [`simulation`] plays a Spark job's executors against the policy.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -39,6 +39,7 @@ pub mod replay;
 mod request;
 mod response;
 mod settings;
+pub mod simulation;
 mod uri;
 
 pub use capability::Dispatcher;

@@ -1,0 +1,35 @@
+//! Plays a Spark job's executors against the policy module.
+//!
+//! The simulator answers the question the policy exists for: over the life
+//! of a job, with spot interruptions and dynamic allocation, how far is the
+//! job's live spot share from its target? It creates every executor the
+//! job would create, as the CREATE review Spark's pods cause, lets the
+//! policy decide each one, and tracks the live executors.
+//!
+//! - [`Scenario`] describes the job and what happens to it;
+//! - [`simulate`] is the engine: it plays a scenario through a [`Placer`];
+//! - [`PolicyPlacer`] is the placer that evaluates the real module, in the
+//!   [`PlacementMode`] chosen (ID-only now; live modes come later);
+//! - [`Report`] holds one row per event, renders as a table or CSV, and
+//!   [`write_svg`] draws it.
+
+mod chart;
+mod engine;
+mod executor_pod;
+mod job;
+mod placement;
+mod random;
+mod report;
+mod scenario;
+
+pub use chart::{ChartError, write_svg};
+pub use engine::{SimulationError, simulate};
+pub use executor_pod::{CAPACITY_ANNOTATION, RATIO_ANNOTATION, executor_review};
+pub use placement::{
+    Capacity, Decision, Outcome, PlacementError, PlacementMode, Placer, PolicyPlacer,
+};
+pub use random::SplitMix64;
+pub use report::{EventKind, Report, Row};
+pub use scenario::{
+    DynamicAllocation, MAX_EXECUTORS, MAX_STEPS, RatioSource, Scenario, ScenarioError,
+};
