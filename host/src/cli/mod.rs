@@ -6,8 +6,10 @@
 //! error type shared by the subcommands.
 
 mod run;
+mod simulate;
 
 pub use run::RunArgs;
+pub use simulate::SimulateArgs;
 
 use clap::{Parser, Subcommand};
 use thiserror::Error;
@@ -17,6 +19,7 @@ use crate::policy::{EvaluationError, PolicyError};
 use crate::replay::SessionError;
 use crate::request::RequestError;
 use crate::settings::SettingsError;
+use crate::simulation::{ChartError, PlacementError, SimulationError};
 
 /// Runs spot-balancer's policy module like Kubewarden does.
 #[derive(Debug, Parser)]
@@ -33,6 +36,10 @@ pub enum Command {
     /// Evaluates one admission request and prints the AdmissionResponse,
     /// like `kwctl run`.
     Run(RunArgs),
+
+    /// Plays a Spark job's executors against the policy and reports how
+    /// its live spot share follows the target.
+    Simulate(SimulateArgs),
 }
 
 /// Why a subcommand failed.
@@ -82,6 +89,29 @@ pub enum CliError {
         message: Option<String>,
     },
 
+    /// The simulation stopped.
+    #[error(transparent)]
+    Simulation(#[from] SimulationError),
+
+    /// The simulation's placer could not be set up.
+    #[error(transparent)]
+    Placement(#[from] PlacementError),
+
+    /// The simulation's chart could not be drawn.
+    #[error(transparent)]
+    Chart(#[from] ChartError),
+
+    /// An output file cannot be written.
+    #[error("failed to write {what} {path}: {source}")]
+    Write {
+        /// What the file was meant to hold.
+        what: &'static str,
+        /// The path given.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+
     /// The response cannot be written to stdout.
     #[error("failed to write the response: {0}")]
     Output(std::io::Error),
@@ -106,6 +136,7 @@ impl Cli {
     pub fn execute(self) -> Result<(), CliError> {
         match self.command {
             Command::Run(args) => args.execute(),
+            Command::Simulate(args) => args.execute(),
         }
     }
 }

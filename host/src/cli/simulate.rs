@@ -1,0 +1,285 @@
+//! `spot-balancer-host simulate`: plays a Spark job against the policy.
+//!
+//! Prints one table row per event and the totals on stdout, writes the same
+//! rows as CSV and an SVG chart, and shows a progress line on stderr while
+//! executors are being placed (when stderr is a terminal).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::CliError;
+use crate::capability::LogSink;
+use crate::policy::Policy;
+use crate::settings::PolicySettings;
+use crate::simulation::{
+    DynamicAllocation, PlacementMode, PolicyPlacer, RatioSource, Scenario, simulate, write_svg,
+};
+
+/// Placements from which a progress line is worth showing.
+const PROGRESS_FROM: u64 = 100;
+
+/// Options of `simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Executors the job starts with, IDs 1 to N.
+    #[arg(long, default_value_t = 200)]
+    pub executors: u64,
+
+    /// The job's spot ratio, from 0 to 1.
+    #[arg(long, default_value_t = 0.5)]
+    pub ratio: f64,
+
+    /// How the ratio reaches the policy: the setting `defaultSpotRatio`, or
+    /// the pod annotation `spot-balancer.io/spot-ratio`.
+    #[arg(long, value_enum, default_value_t = RatioSource::Settings)]
+    pub ratio_via: RatioSource,
+
+    /// Namespace of the executor pods.
+    #[arg(long, default_value = "spark-jobs")]
+    pub namespace: String,
+
+    /// The job's `spark-app-selector`.
+    #[arg(long, default_value = "spark-simulated-job")]
+    pub job: String,
+
+    /// Executors per node: an interruption reclaims one spot node with up
+    /// to this many executors.
+    #[arg(long, default_value_t = 8)]
+    pub node_size: u64,
+
+    /// Number of spot interruptions.
+    #[arg(long, default_value_t = 0)]
+    pub interruptions: u64,
+
+    /// Steps between interruptions; the first comes at this step.
+    #[arg(long, default_value_t = 1, value_name = "STEPS")]
+    pub interruption_interval: u64,
+
+    /// Steps after the initial creation. Default: just enough for the
+    /// interruptions, and at least 20 with dynamic allocation.
+    #[arg(long)]
+    pub steps: Option<u64>,
+
+    /// Grows and shrinks the job every step, in a pattern fixed by --seed.
+    #[arg(long)]
+    pub dynamic_allocation: bool,
+
+    /// Fewest executors under dynamic allocation. Default: half of --executors.
+    #[arg(long, requires = "dynamic_allocation")]
+    pub min_executors: Option<u64>,
+
+    /// Most executors under dynamic allocation. Default: twice --executors.
+    #[arg(long, requires = "dynamic_allocation")]
+    pub max_executors: Option<u64>,
+
+    /// Largest change of size in one step. Default: a tenth of --executors,
+    /// at least 1.
+    #[arg(long, requires = "dynamic_allocation")]
+    pub max_change: Option<u64>,
+
+    /// Seed of the interruptions' nodes and of dynamic allocation.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Which live capability the policy may use.
+    #[arg(long, value_enum, default_value_t = PlacementMode::IdOnly)]
+    pub mode: PlacementMode,
+
+    /// Further settings for the policy, as a JSON object. Default: `{}`.
+    #[arg(long, value_name = "JSON")]
+    pub settings_json: Option<String>,
+
+    /// Where the rows are written as CSV.
+    #[arg(long, default_value = "spot-balancer-simulation.csv")]
+    pub csv: PathBuf,
+
+    /// Where the chart is written as SVG.
+    #[arg(long, default_value = "spot-balancer-simulation.svg")]
+    pub svg: PathBuf,
+
+    /// Where the policy's log lines go. Default: discarded.
+    #[arg(long, value_name = "PATH")]
+    pub guest_log: Option<PathBuf>,
+
+    /// The policy module: a path, or a `file://` URI.
+    #[arg(value_name = "URI")]
+    pub uri: String,
+}
+
+impl SimulateArgs {
+    /// The scenario the options describe.
+    pub fn scenario(&self) -> Scenario {
+        let dynamic_allocation = self.dynamic_allocation.then(|| DynamicAllocation {
+            min_executors: self.min_executors.unwrap_or(self.executors / 2),
+            max_executors: self
+                .max_executors
+                .unwrap_or(self.executors.saturating_mul(2)),
+            max_change: self.max_change.unwrap_or((self.executors / 10).max(1)),
+        });
+        let for_interruptions = self
+            .interruptions
+            .saturating_mul(self.interruption_interval);
+        let steps = self.steps.unwrap_or(if self.dynamic_allocation {
+            for_interruptions.max(20)
+        } else {
+            for_interruptions
+        });
+
+        Scenario {
+            namespace: self.namespace.clone(),
+            job: self.job.clone(),
+            executors: self.executors,
+            ratio: self.ratio,
+            ratio_source: self.ratio_via,
+            node_size: self.node_size,
+            interruptions: self.interruptions,
+            interruption_interval: self.interruption_interval,
+            steps,
+            dynamic_allocation,
+            seed: self.seed,
+        }
+    }
+
+    /// Runs the simulation and writes its outputs.
+    ///
+    /// # Errors
+    ///
+    /// [`CliError`] when the scenario or settings are invalid, the module
+    /// cannot be loaded, a placement fails or an output cannot be written.
+    pub fn execute(self) -> Result<(), CliError> {
+        // Everything that can be refused is checked before the slow compile.
+        let scenario = self.scenario();
+        scenario
+            .validate()
+            .map_err(|e| CliError::Simulation(e.into()))?;
+        let settings = match &self.settings_json {
+            Some(json) => PolicySettings::from_json(json)?,
+            None => PolicySettings::default(),
+        };
+        let guest_log = self.guest_log_sink()?;
+
+        let policy = Policy::from_uri(&self.uri)?;
+        let mut placer = PolicyPlacer::new(policy, self.mode, &scenario, settings, guest_log)?;
+
+        let progress = self.progress(&scenario);
+        let report = simulate(&scenario, &mut placer, &mut |placed| {
+            progress.set_position(placed)
+        })
+        .map_err(CliError::Simulation)?;
+        progress.finish_and_clear();
+
+        std::fs::write(&self.csv, report.to_csv()).map_err(|source| CliError::Write {
+            what: "csv",
+            path: self.csv.display().to_string(),
+            source,
+        })?;
+        let title = format!(
+            "{}/{}: ratio {}, {} executors, {} interruptions of nodes of {}, mode {}",
+            scenario.namespace,
+            scenario.job,
+            scenario.ratio,
+            scenario.executors,
+            scenario.interruptions,
+            scenario.node_size,
+            self.mode
+        );
+        write_svg(&report, &title, &self.svg)?;
+
+        let mut stdout = std::io::stdout().lock();
+        write!(stdout, "{}", report.to_table()).map_err(CliError::Output)?;
+        writeln!(
+            stdout,
+            "wrote {} and {}",
+            self.csv.display(),
+            self.svg.display()
+        )
+        .map_err(CliError::Output)
+    }
+
+    /// The sink for the policy's logs: a file, or nowhere.
+    fn guest_log_sink(&self) -> Result<LogSink, CliError> {
+        match &self.guest_log {
+            None => Ok(Arc::new(Mutex::new(std::io::sink()))),
+            Some(path) => {
+                let file = std::fs::File::create(path).map_err(|source| CliError::Write {
+                    what: "guest log",
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                Ok(Arc::new(Mutex::new(file)))
+            }
+        }
+    }
+
+    /// A progress line on stderr for long runs; hidden otherwise, and by
+    /// indicatif itself when stderr is not a terminal.
+    fn progress(&self, scenario: &Scenario) -> ProgressBar {
+        let expected = scenario
+            .executors
+            .saturating_add(scenario.interruptions.saturating_mul(scenario.node_size));
+        if expected < PROGRESS_FROM {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new_spinner();
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} {pos} executors placed ({per_sec}, {elapsed})")
+        {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use rstest::rstest;
+
+    /// Parses `simulate` options.
+    fn parse(args: &[&str]) -> SimulateArgs {
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            args: SimulateArgs,
+        }
+        let argv = std::iter::once("simulate")
+            .chain(args.iter().copied())
+            .chain(["policy.wasm"]);
+        Wrapper::try_parse_from(argv).unwrap().args
+    }
+
+    #[rstest]
+    #[case::defaults(&[], 200, 0, None)]
+    #[case::interruptions(&["--interruptions", "5", "--interruption-interval", "3"], 200, 15, None)]
+    #[case::dynamic(
+        &["--executors", "50", "--dynamic-allocation"],
+        50,
+        20,
+        Some(DynamicAllocation { min_executors: 25, max_executors: 100, max_change: 5 })
+    )]
+    #[case::explicit_steps(&["--steps", "40", "--interruptions", "2"], 200, 40, None)]
+    fn options_describe_the_scenario(
+        #[case] args: &[&str],
+        #[case] executors: u64,
+        #[case] steps: u64,
+        #[case] dynamic: Option<DynamicAllocation>,
+    ) {
+        let scenario = parse(args).scenario();
+        assert_eq!(
+            (
+                scenario.executors,
+                scenario.steps,
+                scenario.dynamic_allocation
+            ),
+            (executors, steps, dynamic)
+        );
+        assert_eq!(scenario.validate(), Ok(()));
+    }
+}
