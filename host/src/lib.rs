@@ -30,6 +30,7 @@
 //! println!("{}", serde_json::to_string(&response).unwrap());
 //! ```
 
+pub mod annotate;
 pub mod capability;
 pub mod cli;
 mod instance;

@@ -92,19 +92,28 @@ impl Metadata {
     }
 }
 
-/// Returns the contents of the first custom section called `name`.
+/// One section of a module, as found by walking the section headers.
+struct Section<'m> {
+    /// The section id; 0 for custom sections.
+    id: u8,
+    /// Where the whole section, header included, lies in the module.
+    span: std::ops::Range<usize>,
+    /// For a custom section, its name and its data.
+    custom: Option<(&'m [u8], &'m [u8])>,
+}
+
+/// Every section of `module`, in order.
 ///
 /// Walks section headers only; section bodies other than custom ones are
 /// skipped by their declared size.
-fn custom_section<'m>(module: &'m [u8], name: &str) -> Result<Option<&'m [u8]>, MetadataError> {
+fn sections(module: &[u8]) -> Result<Vec<Section<'_>>, MetadataError> {
     if module.get(..WASM_HEADER.len()) != Some(&WASM_HEADER[..]) {
         return Err(MetadataError::NotWasm);
     }
-
+    let mut found = Vec::new();
     let mut offset = WASM_HEADER.len();
     while offset < module.len() {
         let truncated = || MetadataError::Truncated { offset };
-
         // Section header: one id byte, then the body size as LEB128.
         let id = module[offset];
         let (size, size_len) = read_leb128_u32(&module[offset + 1..]).ok_or_else(truncated)?;
@@ -113,22 +122,82 @@ fn custom_section<'m>(module: &'m [u8], name: &str) -> Result<Option<&'m [u8]>, 
             .checked_add(size as usize)
             .ok_or_else(truncated)?;
         let body = module.get(body_start..body_end).ok_or_else(truncated)?;
-
-        if id == CUSTOM_SECTION_ID {
+        let custom = if id == CUSTOM_SECTION_ID {
             // Custom section body: the name as a length-prefixed string, then data.
             let (name_len, name_len_len) = read_leb128_u32(body).ok_or_else(truncated)?;
             let name_end = name_len_len
                 .checked_add(name_len as usize)
                 .ok_or_else(truncated)?;
-            let section_name = body.get(name_len_len..name_end).ok_or_else(truncated)?;
-            if section_name == name.as_bytes() {
-                return Ok(Some(&body[name_end..]));
-            }
-        }
+            let name = body.get(name_len_len..name_end).ok_or_else(truncated)?;
+            Some((name, &body[name_end..]))
+        } else {
+            None
+        };
+        found.push(Section {
+            id,
+            span: offset..body_end,
+            custom,
+        });
         offset = body_end;
     }
+    Ok(found)
+}
 
-    Ok(None)
+/// Returns the contents of the first custom section called `name`.
+fn custom_section<'m>(module: &'m [u8], name: &str) -> Result<Option<&'m [u8]>, MetadataError> {
+    Ok(sections(module)?
+        .into_iter()
+        .find_map(|section| match section.custom {
+            Some((section_name, data)) if section_name == name.as_bytes() => Some(data),
+            _ => None,
+        }))
+}
+
+/// The module with every custom section called `name` removed, and the
+/// other sections as they were.
+///
+/// # Errors
+///
+/// [`MetadataError`] when the bytes are not a wasm module or a section is
+/// truncated.
+pub fn without_custom_section(module: &[u8], name: &str) -> Result<Vec<u8>, MetadataError> {
+    let mut kept = WASM_HEADER.to_vec();
+    for section in sections(module)? {
+        let named = matches!(section.custom, Some((found, _)) if found == name.as_bytes());
+        if section.id != CUSTOM_SECTION_ID || !named {
+            kept.extend_from_slice(&module[section.span]);
+        }
+    }
+    Ok(kept)
+}
+
+/// A custom section called `name` holding `data`, ready to append to a
+/// module.
+pub fn custom_section_bytes(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut body = leb128_u32(name.len());
+    body.extend_from_slice(name.as_bytes());
+    body.extend_from_slice(data);
+    let mut section = vec![CUSTOM_SECTION_ID];
+    section.extend(leb128_u32(body.len()));
+    section.extend(body);
+    section
+}
+
+/// Encodes `value` as unsigned LEB128. Sections are at most 4 GiB by the
+/// format; a larger length is cut to its low 32 bits by the cast, which no
+/// module this host reads can reach.
+fn leb128_u32(value: usize) -> Vec<u8> {
+    let mut value = value as u32;
+    let mut bytes = Vec::new();
+    loop {
+        let low = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            bytes.push(low);
+            return bytes;
+        }
+        bytes.push(low | 0x80);
+    }
 }
 
 /// Decodes an unsigned LEB128 number of at most 32 bits.
@@ -161,7 +230,7 @@ mod tests {
         let mut bytes = WASM_HEADER.to_vec();
         for (id, body) in sections {
             bytes.push(*id);
-            bytes.extend(leb128(body.len() as u32));
+            bytes.extend(leb128_u32(body.len()));
             bytes.extend(body);
         }
         bytes
@@ -169,24 +238,39 @@ mod tests {
 
     /// Encodes a custom section body: its name, then its data.
     fn custom(name: &str, data: &[u8]) -> (u8, Vec<u8>) {
-        let mut body = leb128(name.len() as u32);
+        let mut body = leb128_u32(name.len());
         body.extend(name.as_bytes());
         body.extend(data);
         (CUSTOM_SECTION_ID, body)
     }
 
-    /// Encodes a number as unsigned LEB128.
-    fn leb128(mut value: u32) -> Vec<u8> {
-        let mut out = Vec::new();
-        loop {
-            let byte = (value & 0x7f) as u8;
-            value >>= 7;
-            if value == 0 {
-                out.push(byte);
-                return out;
-            }
-            out.push(byte | 0x80);
-        }
+    #[test]
+    fn replaces_a_custom_section() {
+        // A type section, the old metadata, another custom section.
+        let old = module(&[
+            (1, vec![0x00]),
+            custom(METADATA_SECTION, b"{}"),
+            custom("name", b"n"),
+        ]);
+        let mut new = without_custom_section(&old, METADATA_SECTION).unwrap();
+        assert_eq!(new, module(&[(1, vec![0x00]), custom("name", b"n")]));
+
+        new.extend(custom_section_bytes(
+            METADATA_SECTION,
+            br#"{"mutating":true}"#,
+        ));
+        let metadata = Metadata::from_module(&new).unwrap().unwrap();
+        assert!(metadata.mutating);
+    }
+
+    #[rstest]
+    #[case(0, &[0x00])]
+    #[case(127, &[0x7f])]
+    #[case(128, &[0x80, 0x01])]
+    #[case(624_485, &[0xe5, 0x8e, 0x26])]
+    fn encodes_leb128(#[case] value: usize, #[case] bytes: &[u8]) {
+        assert_eq!(leb128_u32(value), bytes);
+        assert_eq!(read_leb128_u32(bytes), Some((value as u32, bytes.len())));
     }
 
     #[rstest]

@@ -5,15 +5,18 @@
 //! subcommand lives in its own file; this one declares the parser and the
 //! error type shared by the subcommands.
 
+mod annotate;
 mod run;
 mod simulate;
 
+pub use annotate::AnnotateArgs;
 pub use run::RunArgs;
 pub use simulate::SimulateArgs;
 
 use clap::{Parser, Subcommand};
 use thiserror::Error;
 
+use crate::annotate::AnnotateError;
 use crate::capability::CapabilityError;
 use crate::policy::{EvaluationError, PolicyError};
 use crate::replay::SessionError;
@@ -40,6 +43,9 @@ pub enum Command {
     /// Plays a Spark job's executors against the policy and reports how
     /// its live spot share follows the target.
     Simulate(SimulateArgs),
+
+    /// Embeds the policy's metadata into its module, like `kwctl annotate`.
+    Annotate(AnnotateArgs),
 }
 
 /// Why a subcommand failed.
@@ -112,6 +118,14 @@ pub enum CliError {
         source: std::io::Error,
     },
 
+    /// The module did not report its protocol version.
+    #[error("failed to read the module's protocol version: {0}")]
+    ProtocolVersion(String),
+
+    /// The module could not be annotated.
+    #[error(transparent)]
+    Annotate(#[from] AnnotateError),
+
     /// The response cannot be written to stdout.
     #[error("failed to write the response: {0}")]
     Output(std::io::Error),
@@ -137,6 +151,7 @@ impl Cli {
         match self.command {
             Command::Run(args) => args.execute(),
             Command::Simulate(args) => args.execute(),
+            Command::Annotate(args) => args.execute(),
         }
     }
 }
