@@ -62,7 +62,7 @@ impl Run<'_> {
             let id = self.next_id;
             let decision = self
                 .placer
-                .place(self.scenario, id)
+                .place(self.scenario, id, &self.job.live_executors())
                 .map_err(|source| SimulationError::Placement { id, source })?;
             self.report.count(id, &decision.outcome);
             if decision.capacity == Capacity::Spot {
@@ -176,7 +176,12 @@ mod tests {
     }
 
     impl Placer for OddOnSpot {
-        fn place(&mut self, _: &Scenario, id: u64) -> Result<Decision, PlacementError> {
+        fn place(
+            &mut self,
+            _: &Scenario,
+            id: u64,
+            _: &[(u64, Capacity)],
+        ) -> Result<Decision, PlacementError> {
             self.asked.push(id);
             let capacity = if id % 2 == 1 {
                 Capacity::Spot
@@ -275,7 +280,12 @@ mod tests {
         /// Places everything on demand.
         struct AllOnDemand;
         impl Placer for AllOnDemand {
-            fn place(&mut self, _: &Scenario, _: u64) -> Result<Decision, PlacementError> {
+            fn place(
+                &mut self,
+                _: &Scenario,
+                _: u64,
+                _: &[(u64, Capacity)],
+            ) -> Result<Decision, PlacementError> {
                 Ok(Decision {
                     capacity: Capacity::OnDemand,
                     outcome: Outcome::Unmutated,

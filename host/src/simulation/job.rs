@@ -107,6 +107,14 @@ impl Job {
     }
 
     /// Number of live executors.
+    /// Every live executor with the capacity of its node, by ID.
+    pub fn live_executors(&self) -> Vec<(u64, Capacity)> {
+        self.executors
+            .iter()
+            .filter_map(|(id, &index)| self.nodes.get(index).map(|node| (*id, node.capacity)))
+            .collect()
+    }
+
     pub fn live(&self) -> u64 {
         self.executors.len() as u64
     }

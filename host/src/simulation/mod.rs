@@ -9,11 +9,12 @@
 //! - [`Scenario`] describes the job and what happens to it;
 //! - [`simulate`] is the engine: it plays a scenario through a [`Placer`];
 //! - [`PolicyPlacer`] is the placer that evaluates the real module, in the
-//!   [`PlacementMode`] chosen (ID-only now; live modes come later);
+//!   [`PlacementMode`] chosen (ID-only, or Kubernetes live counts);
 //! - [`Report`] holds one row per event, renders as a table or CSV, and
 //!   [`write_svg`] draws it.
 
 mod chart;
+mod cluster;
 mod engine;
 mod executor_pod;
 mod job;

@@ -8,9 +8,9 @@
 //! on-demand, and the [`Outcome`] says which of these happened so the
 //! report can show it.
 //!
-//! [`PlacementMode`] says which live capability the policy may use. Only
-//! ID-only placement exists now; the Redis and Kubernetes live modes are
-//! later variants, each wiring its capability into the dispatcher.
+//! [`PlacementMode`] says which live capability the policy may use: none
+//! (ID-only), or the Kubernetes capability listing the job's live executors
+//! from a [`SimulatedCluster`] the placer keeps up to date.
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,12 +18,14 @@ use std::sync::Arc;
 use serde_json::Value;
 use thiserror::Error;
 
+use super::cluster::SimulatedCluster;
 use super::executor_pod::{CAPACITY_ANNOTATION, executor_review};
 use super::scenario::{RatioSource, Scenario};
 use crate::capability::{
     ContextAwareAccess, Dispatcher, GuestLog, KUBERNETES_NAMESPACE, KUBEWARDEN_BINDING, Kubernetes,
     LogSink, NoCluster, TRACING_NAMESPACE,
 };
+use crate::metadata::ContextAwareResource;
 use crate::policy::{EvaluationError, Policy};
 use crate::request::AdmissionRequest;
 use crate::settings::PolicySettings;
@@ -104,6 +106,9 @@ pub enum PlacementMode {
     /// From the executor ID alone: no capability but logging is served.
     #[default]
     IdOnly,
+    /// With live counts from the Kubernetes capability (`liveCounts:
+    /// kubernetes`): the policy lists the job's live executors.
+    Kubernetes,
 }
 
 impl fmt::Display for PlacementMode {
@@ -111,6 +116,7 @@ impl fmt::Display for PlacementMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(match self {
             Self::IdOnly => "id-only",
+            Self::Kubernetes => "kubernetes",
         })
     }
 }
@@ -144,7 +150,14 @@ pub trait Placer {
     ///
     /// [`PlacementError`] when no decision can be had at all; the
     /// simulation stops.
-    fn place(&mut self, scenario: &Scenario, id: u64) -> Result<Decision, PlacementError>;
+    /// `live` holds the job's live executors and their capacity, as the
+    /// cluster would show them.
+    fn place(
+        &mut self,
+        scenario: &Scenario,
+        id: u64,
+        live: &[(u64, Capacity)],
+    ) -> Result<Decision, PlacementError>;
 }
 
 /// Places executors by evaluating the policy module.
@@ -155,6 +168,8 @@ pub struct PolicyPlacer {
     dispatcher: Arc<Dispatcher>,
     /// Settings every evaluation uses.
     settings: PolicySettings,
+    /// The cluster the Kubernetes capability lists, in that mode.
+    cluster: Option<Arc<SimulatedCluster>>,
 }
 
 impl PolicyPlacer {
@@ -178,37 +193,54 @@ impl PolicyPlacer {
         if scenario.ratio_source == RatioSource::Settings {
             settings.insert("defaultSpotRatio".into(), Value::from(scenario.ratio));
         }
+        let cluster = match mode {
+            PlacementMode::IdOnly => None,
+            PlacementMode::Kubernetes => {
+                settings.insert("liveCounts".into(), Value::from("kubernetes"));
+                Some(Arc::new(SimulatedCluster::default()))
+            }
+        };
         let settings = PolicySettings::from(settings);
 
         let mut dispatcher = Dispatcher::new();
-        let wiring = match mode {
-            PlacementMode::IdOnly => dispatcher
-                .register(
-                    KUBEWARDEN_BINDING,
-                    TRACING_NAMESPACE,
-                    GuestLog::new(policy.id(), guest_log),
-                )
-                .and_then(|()| {
-                    dispatcher.register(
-                        KUBEWARDEN_BINDING,
-                        KUBERNETES_NAMESPACE,
-                        Kubernetes::new(ContextAwareAccess::Denied, Arc::new(NoCluster)),
-                    )
-                }),
+        dispatcher.register(
+            KUBEWARDEN_BINDING,
+            TRACING_NAMESPACE,
+            GuestLog::new(policy.id(), guest_log),
+        )?;
+        let kubernetes = match &cluster {
+            None => Kubernetes::new(ContextAwareAccess::Denied, Arc::new(NoCluster)),
+            Some(cluster) => {
+                let pods = ContextAwareResource {
+                    api_version: "v1".into(),
+                    kind: "Pod".into(),
+                };
+                let access = ContextAwareAccess::Allowed([pods].into());
+                Kubernetes::new(access, cluster.clone())
+            }
         };
-        wiring?;
+        dispatcher.register(KUBEWARDEN_BINDING, KUBERNETES_NAMESPACE, kubernetes)?;
 
         Ok(Self {
             policy,
             dispatcher: Arc::new(dispatcher),
             settings,
+            cluster,
         })
     }
 }
 
 impl Placer for PolicyPlacer {
     /// Evaluates the executor's review and reads the patched pod.
-    fn place(&mut self, scenario: &Scenario, id: u64) -> Result<Decision, PlacementError> {
+    fn place(
+        &mut self,
+        scenario: &Scenario,
+        id: u64,
+        live: &[(u64, Capacity)],
+    ) -> Result<Decision, PlacementError> {
+        if let Some(cluster) = &self.cluster {
+            cluster.set_live(&scenario.namespace, &scenario.job, live);
+        }
         let review = executor_review(
             &scenario.namespace,
             &scenario.job,
