@@ -122,6 +122,10 @@ pub enum CliError {
     #[error("failed to read the module's protocol version: {0}")]
     ProtocolVersion(String),
 
+    /// The Redis capability's configuration is refused.
+    #[error(transparent)]
+    Redis(#[from] crate::capability::RedisError),
+
     /// The module could not be annotated.
     #[error(transparent)]
     Annotate(#[from] AnnotateError),

@@ -15,7 +15,7 @@ use clap::Args;
 use super::CliError;
 use crate::capability::{
     ContextAwareAccess, Dispatcher, GuestLog, KUBERNETES_NAMESPACE, KUBEWARDEN_BINDING, Kubernetes,
-    KubernetesBackend, NoCluster, TRACING_NAMESPACE,
+    KubernetesBackend, NoCluster, RedisCapability, RedisConfig, TRACING_NAMESPACE,
 };
 use crate::policy::Policy;
 use crate::replay::ReplaySession;
@@ -53,6 +53,13 @@ pub struct RunArgs {
     /// fail, as there is no cluster.
     #[arg(long, value_name = "FILE")]
     pub replay_host_capabilities_interactions: Option<PathBuf>,
+
+    /// Serves spot-balancer's Redis capability from this server, as
+    /// `redis://127.0.0.1:6379`, with 50 ms connect and reply timeouts.
+    /// Not a kwctl option. Default: the capability is not served, as on a
+    /// stock policy-server.
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
 
     /// The policy module: a path, or a `file://` URI.
     #[arg(value_name = "URI")]
@@ -93,6 +100,9 @@ impl RunArgs {
             KUBERNETES_NAMESPACE,
             Kubernetes::new(access, backend),
         )?;
+        if let Some(url) = &self.redis_url {
+            RedisCapability::open(&RedisConfig::with_url(url))?.register(&mut dispatcher)?;
+        }
 
         let response = policy.evaluate(&Arc::new(dispatcher), &settings, &request)?;
         if let Some(session) = session.filter(|s| s.replayed() < s.len()) {
