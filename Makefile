@@ -46,6 +46,16 @@ annotated-policy.wasm: policy.wasm policy-metadata.yml README.md | host
 host:
 	$(CARGO) build -p spot-balancer-host
 
+# Plays a 200-executor job losing ten spot nodes, without and with live
+# counts; writes simulation-<mode>.csv and .svg.
+.PHONY: simulate
+simulate: policy.wasm host
+	for mode in id-only kubernetes; do \
+		$(HOST_BIN) simulate --executors 200 --interruptions 10 --interruption-interval 2 \
+			--node-size 8 --mode $$mode --csv simulation-$$mode.csv \
+			--svg simulation-$$mode.svg policy.wasm || exit 1; \
+	done
+
 .PHONY: fmt
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -73,4 +83,4 @@ push: annotated-policy.wasm
 .PHONY: clean
 clean:
 	$(CARGO) clean
-	rm -f policy.wasm annotated-policy.wasm
+	rm -f policy.wasm annotated-policy.wasm simulation-*.csv simulation-*.svg
