@@ -76,10 +76,7 @@ pub fn record_admission(
     keys: &JobKeys,
     capacity: Capacity,
 ) -> Result<LiveCounts, CapabilityError> {
-    let mut request = keys.request();
-    request.insert("capacity".into(), json!(capacity.as_str()));
-    let reply = call(host, "record_admission", request)?;
-    counts("record_admission", &reply)
+    record(host, "record_admission", keys, capacity)
 }
 
 /// Uncounts a deleted executor from `capacity`, never below zero; returns
@@ -89,10 +86,20 @@ pub fn record_deletion(
     keys: &JobKeys,
     capacity: Capacity,
 ) -> Result<LiveCounts, CapabilityError> {
+    record(host, "record_deletion", keys, capacity)
+}
+
+/// Calls one of the counting operations for `capacity`.
+fn record(
+    host: &dyn Host,
+    operation: &str,
+    keys: &JobKeys,
+    capacity: Capacity,
+) -> Result<LiveCounts, CapabilityError> {
     let mut request = keys.request();
     request.insert("capacity".into(), json!(capacity.as_str()));
-    let reply = call(host, "record_deletion", request)?;
-    counts("record_deletion", &reply)
+    let reply = call(host, operation, request)?;
+    counts(operation, &reply)
 }
 
 /// Calls one operation of the capability.
