@@ -1,13 +1,19 @@
 //! The simulator playing Spark jobs against real modules: the baseline,
-//! which never places anything, and spot-balancer's own policy.
+//! which never places anything, and spot-balancer's own policy in each
+//! placement mode, the Redis one against a real `redis-server`.
 
+mod redis_support;
 mod support;
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use redis_support::server::RedisServer;
+use spot_balancer_host::capability::RedisConfig;
 use spot_balancer_host::simulation::{
-    EventKind, PlacementMode, PolicyPlacer, RatioSource, Report, Scenario, simulate,
+    DynamicAllocation, EventKind, PlacementMode, PolicyPlacer, RatioSource, Report, Scenario,
+    StoredCounts, simulate,
 };
 use spot_balancer_host::{Policy, PolicySettings};
 use support::modules::policy_module;
@@ -36,11 +42,69 @@ fn play(package: &str, scenario: &Scenario) -> Report {
 
 /// Plays `scenario` against the module of `package` in `mode`.
 fn play_in(package: &str, scenario: &Scenario, mode: PlacementMode) -> Report {
+    play_with(package, scenario, mode, None)
+}
+
+/// Plays `scenario` against spot-balancer in the Redis mode on `server`.
+fn play_on(server: &RedisServer, scenario: &Scenario) -> Report {
+    // Bounds no scheduler hiccup of a loaded test machine reaches, as the
+    // simulate command's own.
+    let config = RedisConfig {
+        connect_timeout: Duration::from_secs(2),
+        reply_timeout: Duration::from_secs(2),
+        ..RedisConfig::with_url(&server.url())
+    };
+    play_with(
+        "spot-balancer",
+        scenario,
+        PlacementMode::Redis,
+        Some(&config),
+    )
+}
+
+/// Plays `scenario` against the module of `package` in `mode`, with the
+/// Redis server `redis`.
+fn play_with(
+    package: &str,
+    scenario: &Scenario,
+    mode: PlacementMode,
+    redis: Option<&RedisConfig>,
+) -> Report {
     let policy = Policy::from_path(&policy_module(package)).unwrap();
     let discard = Arc::new(Mutex::new(std::io::sink()));
-    let mut placer =
-        PolicyPlacer::new(policy, mode, scenario, PolicySettings::default(), discard).unwrap();
+    let settings = PolicySettings::default();
+    let mut placer = PolicyPlacer::new(policy, mode, scenario, settings, discard, redis).unwrap();
     simulate(scenario, &mut placer, &mut |_| {}).unwrap()
+}
+
+/// The same job under dynamic allocation: it also grows and shrinks by
+/// up to 25 executors a step, releasing executors of both capacities.
+fn resized_job() -> Scenario {
+    Scenario {
+        steps: 30,
+        dynamic_allocation: Some(DynamicAllocation {
+            min_executors: 120,
+            max_executors: 260,
+            max_change: 25,
+        }),
+        ..interrupted_job()
+    }
+}
+
+/// Whether the live deviation is within what the live-count rule holds
+/// with exact counts.
+///
+/// With `d` the live spot count minus `ratio × live` before an admission,
+/// the rule sends the executor to spot when `d − r < −1` (raising `d` by
+/// `1 − r`), on demand when `d − r > 1` (lowering it by `r`), and
+/// otherwise follows the sequence, which does either. From any `d` in
+/// `[−1, 2]` each admission so lands in `[−1, 2]` again; after an
+/// interruption took `k` spot executors, the `k` replacements either all
+/// go to spot, which restores `d`, or bring it back into the band first.
+/// The band is lopsided because a sequence pick of spot at `d` just under
+/// `1 + r` lands just under 2.
+fn held(deviation: f64) -> bool {
+    (-1.0..=2.0).contains(&deviation)
 }
 
 #[test]
@@ -195,4 +259,105 @@ fn kubernetes_live_counts_hold_the_live_share_after_every_replacement() {
 
     let drifted = after_replacements(&id_only);
     assert!(drifted.last().is_some_and(|&d| d > 10.0), "{drifted:?}");
+}
+
+#[test]
+fn redis_deletions_count_the_job_down_to_the_cluster() {
+    // The resized job loses spot nodes and releases executors of both
+    // capacities. Every executor that leaves goes through the policy as a
+    // DELETE review, none with a warning, and at the end the counts Redis
+    // keeps are the simulated cluster's, executor for executor.
+    let server = RedisServer::start();
+    let report = play_on(&server, &resized_job());
+
+    let left: i64 = report
+        .rows
+        .iter()
+        .filter(|row| matches!(row.event, EventKind::Interrupt | EventKind::Shrink))
+        .map(|row| -row.change)
+        .sum();
+    assert!(
+        report.rows.iter().any(|row| row.event == EventKind::Shrink),
+        "the job shrinks"
+    );
+    assert_eq!(report.deletions, left as u64);
+    assert_eq!((report.warned_placements, report.warned_deletions), (0, 0));
+    assert_eq!(report.notes, [] as [String; 0]);
+    let last = report.rows.last().unwrap();
+    assert_eq!(
+        report.stored,
+        Some(StoredCounts {
+            spot: last.live_spot,
+            on_demand: last.live - last.live_spot
+        })
+    );
+    assert_eq!(
+        server.query::<u64>(&["DBSIZE"]),
+        0,
+        "the run's keys are gone"
+    );
+}
+
+#[test]
+fn redis_and_kubernetes_live_counts_place_alike() {
+    // Counting admissions and deletions in Redis and listing the live pods
+    // give the policy the same exact numbers before every admission, so
+    // the two modes place the resized job identically, row for row.
+    let server = RedisServer::start();
+    let scenario = resized_job();
+
+    let redis = play_on(&server, &scenario);
+    let kubernetes = play_in("spot-balancer", &scenario, PlacementMode::Kubernetes);
+
+    assert_eq!(redis.rows, kubernetes.rows);
+}
+
+#[test]
+fn every_redis_run_counts_under_keys_of_its_own() {
+    // A job of the same name is already counted on the server under the
+    // policy's default prefix, far off its ratio. Two runs of the
+    // interrupted job neither read nor touch it: both place exactly alike,
+    // and the job's key is left as it was, the only key on the server.
+    let server = RedisServer::start();
+    let scenario = interrupted_job();
+    let key = format!("spot-balancer:{}:{}:live", scenario.namespace, scenario.job);
+    server.query::<u64>(&["HSET", &key, "spot", "150", "on-demand", "3"]);
+
+    let first = play_on(&server, &scenario);
+    let second = play_on(&server, &scenario);
+
+    assert_eq!(first.rows, second.rows);
+    assert!(
+        first
+            .rows
+            .iter()
+            .filter(|row| row.event != EventKind::Interrupt)
+            .all(|row| held(row.deviation()))
+    );
+    let untouched: Vec<u64> = server.query(&["HMGET", &key, "spot", "on-demand"]);
+    assert_eq!(untouched, [150, 3]);
+    assert_eq!(server.query::<u64>(&["DBSIZE"]), 1);
+}
+
+#[test]
+fn the_redis_mode_without_a_url_is_refused_naming_the_flag() {
+    // --mode redis needs a server; the refusal names --redis-url and comes
+    // before the module, which does not exist here, is loaded.
+    let output = Command::new(env!("CARGO_BIN_EXE_spot-balancer-host"))
+        .args([
+            "simulate",
+            "--mode",
+            "id-only,redis",
+            "/nonexistent/policy.wasm",
+        ])
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(
+        stderr,
+        "Error: --mode redis needs --redis-url, the server the policy counts in \
+         (as redis://127.0.0.1:6379)\n"
+    );
 }

@@ -103,6 +103,13 @@ pub enum CliError {
     #[error(transparent)]
     Placement(#[from] PlacementError),
 
+    /// `simulate --mode redis` was given no server.
+    #[error(
+        "--mode redis needs --redis-url, the server the policy counts in \
+         (as redis://127.0.0.1:6379)"
+    )]
+    RedisUrlMissing,
+
     /// The simulation's chart could not be drawn.
     #[error(transparent)]
     Chart(#[from] ChartError),

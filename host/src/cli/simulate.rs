@@ -13,7 +13,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::CliError;
-use crate::capability::LogSink;
+use crate::capability::{LogSink, RedisCapability, RedisConfig};
 use crate::policy::Policy;
 use crate::settings::PolicySettings;
 use crate::simulation::{
@@ -22,6 +22,15 @@ use crate::simulation::{
 
 /// Placements from which a progress line is worth showing.
 const PROGRESS_FROM: u64 = 100;
+
+/// The connect and reply timeouts of the simulator's Redis capability.
+///
+/// A policy host bounds Redis calls at 50 ms so that an admission never
+/// waits long; the simulator is not on an API server's path, and a 50 ms
+/// bound that a busy machine misses now and then would turn the run's
+/// numbers into a measure of the machine. A call that still fails is
+/// reported as a warning in the totals.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Options of `simulate`.
 #[derive(Debug, Args)]
@@ -90,6 +99,13 @@ pub struct SimulateArgs {
     #[arg(long, value_enum, default_value_t = PlacementMode::IdOnly)]
     pub mode: PlacementMode,
 
+    /// The Redis server of `--mode redis`, as `redis://127.0.0.1:6379`.
+    /// Each run counts under a key prefix of its own and deletes its keys
+    /// at the end; nothing else on the server is touched. Calls wait up to
+    /// 1 s, not a policy host's 50 ms.
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+
     /// Further settings for the policy, as a JSON object. Default: `{}`.
     #[arg(long, value_name = "JSON")]
     pub settings_json: Option<String>,
@@ -153,6 +169,9 @@ impl SimulateArgs {
     /// cannot be loaded, a placement fails or an output cannot be written.
     pub fn execute(self) -> Result<(), CliError> {
         // Everything that can be refused is checked before the slow compile.
+        if self.mode == PlacementMode::Redis && self.redis_url.is_none() {
+            return Err(CliError::RedisUrlMissing);
+        }
         let scenario = self.scenario();
         scenario
             .validate()
@@ -161,10 +180,26 @@ impl SimulateArgs {
             Some(json) => PolicySettings::from_json(json)?,
             None => PolicySettings::default(),
         };
+        let redis = self.redis_url.as_deref().map(|url| RedisConfig {
+            connect_timeout: REDIS_TIMEOUT,
+            reply_timeout: REDIS_TIMEOUT,
+            ..RedisConfig::with_url(url)
+        });
+        if let Some(config) = &redis {
+            // Opening checks the URL and connects to nothing.
+            RedisCapability::open(config)?;
+        }
         let guest_log = self.guest_log_sink()?;
 
         let policy = Policy::from_uri(&self.uri)?;
-        let mut placer = PolicyPlacer::new(policy, self.mode, &scenario, settings, guest_log)?;
+        let mut placer = PolicyPlacer::new(
+            policy,
+            self.mode,
+            &scenario,
+            settings,
+            guest_log,
+            redis.as_ref(),
+        )?;
 
         let progress = self.progress(&scenario);
         let report = simulate(&scenario, &mut placer, &mut |placed| {

@@ -9,8 +9,18 @@
 //! executors whatever their capacity, as Spark releases idle executors.
 //!
 //! Every placement goes through the placer, so the policy decides each new
-//! executor exactly once, in ID order. The run is a pure function of the
-//! scenario and the placer's answers.
+//! executor exactly once, in ID order, and every executor that leaves is
+//! passed to the placer before anything replaces it, as the API server
+//! sees a pod's deletion before Spark asks for its replacement. At the end
+//! the placer reports what its store still counts. The run is a pure
+//! function of the scenario and the placer's answers.
+//!
+//! The random draws do not depend on the answers: an interruption draws
+//! one number whether or not the job has a spot node, and the job's size
+//! follows the draws alone. So every placer given the same scenario sees
+//! the same steps and the same events, only with as many executors on a
+//! reclaimed node as its placements put there, and runs of several modes
+//! line up by step and event.
 
 use thiserror::Error;
 
@@ -35,6 +45,19 @@ pub enum SimulationError {
         /// Why.
         source: PlacementError,
     },
+
+    /// The removal of an executor could not be passed on.
+    #[error("failed to remove executor {id}: {source}")]
+    Removal {
+        /// The executor's ID.
+        id: u64,
+        /// Why.
+        source: PlacementError,
+    },
+
+    /// The placer's counts could not be read at the end.
+    #[error("failed to finish the run: {0}")]
+    Finish(PlacementError),
 }
 
 /// A run in progress: the job, the placer and what has been seen.
@@ -65,12 +88,26 @@ impl Run<'_> {
                 .place(self.scenario, id, &self.job.live_executors())
                 .map_err(|source| SimulationError::Placement { id, source })?;
             self.report.count(id, &decision.outcome);
+            self.report.count_placement_warnings(id, &decision.warnings);
             if decision.capacity == Capacity::Spot {
                 self.created_spot += 1;
             }
             self.job.start(id, decision.capacity);
             self.next_id += 1;
             (self.on_placed)(self.next_id - 1);
+        }
+        Ok(())
+    }
+
+    /// Passes each executor of `ids`, which have left the job, to the
+    /// placer.
+    fn remove(&mut self, ids: &[u64]) -> Result<(), SimulationError> {
+        for &id in ids {
+            let removal = self
+                .placer
+                .remove(self.scenario, id)
+                .map_err(|source| SimulationError::Removal { id, source })?;
+            self.report.count_removal(id, &removal);
         }
         Ok(())
     }
@@ -125,10 +162,12 @@ pub fn simulate(
         if scenario.interrupts_at(step) {
             // One busy spot node goes; with none busy, nothing is lost.
             let nodes = run.job.busy_spot_nodes();
-            let lost = match nodes.get(rng.below(nodes.len() as u64) as usize) {
-                Some(&node) => run.job.reclaim(node).len() as u64,
-                None => 0,
+            let reclaimed = match nodes.get(rng.below(nodes.len() as u64) as usize) {
+                Some(&node) => run.job.reclaim(node),
+                None => Vec::new(),
             };
+            run.remove(&reclaimed)?;
+            let lost = reclaimed.len() as u64;
             run.record(step, EventKind::Interrupt, -(lost as i64));
             if lost > 0 {
                 run.create(lost)?;
@@ -145,34 +184,43 @@ pub fn simulate(
                 run.create(wanted - size)?;
                 run.record(step, EventKind::Grow, (wanted - size) as i64);
             } else if wanted < size {
+                let mut released = Vec::new();
                 for _ in 0..size - wanted {
                     let live = run.job.live_ids();
                     if let Some(&id) = live.get(rng.below(live.len() as u64) as usize) {
                         run.job.stop(id);
+                        released.push(id);
                     }
                 }
+                run.remove(&released)?;
                 run.record(step, EventKind::Shrink, -((size - wanted) as i64));
             }
             size = wanted;
         }
     }
 
+    run.report.stored = run
+        .placer
+        .finish(scenario)
+        .map_err(SimulationError::Finish)?;
     Ok(run.report)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulation::placement::{Decision, Outcome};
+    use crate::simulation::placement::{Decision, Outcome, Removal, StoredCounts};
     use crate::simulation::scenario::DynamicAllocation;
     use crate::simulation::scenario::tests::scenario;
 
     /// Places odd IDs on spot, like the policy at ratio 0.5 for some phase,
-    /// and remembers every ID asked about.
+    /// and remembers every ID asked about and every ID removed.
     #[derive(Default)]
     struct OddOnSpot {
         /// IDs asked about, in order.
         asked: Vec<u64>,
+        /// IDs removed, in order.
+        removed: Vec<u64>,
     }
 
     impl Placer for OddOnSpot {
@@ -191,7 +239,25 @@ mod tests {
             Ok(Decision {
                 capacity,
                 outcome: Outcome::Decided,
+                warnings: Vec::new(),
             })
+        }
+
+        fn remove(&mut self, _: &Scenario, id: u64) -> Result<Removal, PlacementError> {
+            self.removed.push(id);
+            Ok(Removal::Reviewed {
+                warnings: Vec::new(),
+            })
+        }
+
+        /// Counts what was placed and not removed.
+        fn finish(&mut self, _: &Scenario) -> Result<Option<StoredCounts>, PlacementError> {
+            let live = self.asked.iter().filter(|id| !self.removed.contains(id));
+            let spot = live.clone().filter(|&&id| id % 2 == 1).count() as u64;
+            Ok(Some(StoredCounts {
+                spot,
+                on_demand: live.count() as u64 - spot,
+            }))
         }
     }
 
@@ -229,6 +295,56 @@ mod tests {
         }
         // Every ID asked once, in order, never reused.
         assert_eq!(placer.asked, (1..=created).collect::<Vec<u64>>());
+        // Every executor lost was removed, before its replacements: all
+        // are odd, spot, IDs.
+        let lost: i64 = report.rows[1..].iter().step_by(2).map(|r| -r.change).sum();
+        assert_eq!(placer.removed.len() as i64, lost);
+        assert_eq!(report.deletions, lost as u64);
+        assert!(placer.removed.iter().all(|id| id % 2 == 1));
+        let last = report.rows.last().unwrap();
+        assert_eq!(
+            report.stored,
+            Some(StoredCounts {
+                spot: last.live_spot,
+                on_demand: last.live - last.live_spot
+            })
+        );
+    }
+
+    #[test]
+    fn executors_released_by_a_shrink_are_removed() {
+        let mut placer = OddOnSpot::default();
+        let scenario = Scenario {
+            executors: 50,
+            interruptions: 0,
+            steps: 30,
+            dynamic_allocation: Some(DynamicAllocation {
+                min_executors: 20,
+                max_executors: 80,
+                max_change: 15,
+            }),
+            ..scenario()
+        };
+
+        let report = simulate(&scenario, &mut placer, &mut |_| {}).unwrap();
+
+        let released: i64 = report
+            .rows
+            .iter()
+            .filter(|r| r.event == EventKind::Shrink)
+            .map(|r| -r.change)
+            .sum();
+        assert!(released > 0);
+        assert_eq!(placer.removed.len() as i64, released);
+        // Both capacities leave under dynamic allocation.
+        assert!(placer.removed.iter().any(|id| id % 2 == 0));
+        assert!(placer.removed.iter().any(|id| id % 2 == 1));
+        let last = report.rows.last().unwrap();
+        let stored = report.stored.unwrap();
+        assert_eq!(
+            (stored.spot, stored.spot + stored.on_demand),
+            (last.live_spot, last.live)
+        );
     }
 
     #[test]
@@ -289,6 +405,7 @@ mod tests {
                 Ok(Decision {
                     capacity: Capacity::OnDemand,
                     outcome: Outcome::Unmutated,
+                    warnings: Vec::new(),
                 })
             }
         }

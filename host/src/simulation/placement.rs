@@ -1,34 +1,24 @@
-//! How the simulator learns where the policy puts an executor.
+//! What the simulator asks of whoever places executors, and the answers.
 //!
-//! The engine asks a [`Placer`] about each new executor. [`PolicyPlacer`]
-//! asks the real policy module: it evaluates the executor's CREATE review,
-//! applies the returned patch to the pod and reads the decision from the
-//! `spot-balancer.io/capacity` annotation. A pod the policy leaves
-//! unchanged, rejects, or annotates with anything but `spot` counts as
-//! on-demand, and the [`Outcome`] says which of these happened so the
-//! report can show it.
+//! The engine asks a [`Placer`] about each new executor, tells it about
+//! each executor that leaves, and asks it at the end what its store still
+//! counts. [`PolicyPlacer`](super::PolicyPlacer) is the placer that asks
+//! the real module. A pod the policy leaves unchanged, rejects, or
+//! annotates with anything but `spot` counts as on-demand, and the
+//! [`Outcome`] says which of these happened so the report can show it.
 //!
 //! [`PlacementMode`] says which live capability the policy may use: none
-//! (ID-only), or the Kubernetes capability listing the job's live executors
-//! from a [`SimulatedCluster`] the placer keeps up to date.
+//! (ID-only), the Kubernetes capability listing the job's live executors,
+//! or the Redis capability counting admissions and deletions.
 
 use std::fmt;
-use std::sync::Arc;
 
 use serde_json::Value;
 use thiserror::Error;
 
-use super::cluster::SimulatedCluster;
-use super::executor_pod::{CAPACITY_ANNOTATION, executor_review};
-use super::scenario::{RatioSource, Scenario};
-use crate::capability::{
-    ContextAwareAccess, Dispatcher, GuestLog, KUBERNETES_NAMESPACE, KUBEWARDEN_BINDING, Kubernetes,
-    LogSink, NoCluster, TRACING_NAMESPACE,
-};
-use crate::metadata::ContextAwareResource;
-use crate::policy::{EvaluationError, Policy};
-use crate::request::AdmissionRequest;
-use crate::settings::PolicySettings;
+use super::executor_pod::CAPACITY_ANNOTATION;
+use super::scenario::Scenario;
+use crate::policy::EvaluationError;
 
 /// Where an executor runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -73,14 +63,18 @@ pub struct Decision {
     pub capacity: Capacity,
     /// How the answer was read.
     pub outcome: Outcome,
+    /// The answer's warnings, as the client would see them; possibly none.
+    pub warnings: Vec<String>,
 }
 
 impl Decision {
     /// Reads the decision from an answer: `allowed`, and the patched pod.
+    /// The decision has no warnings; the caller adds the answer's.
     pub fn from_answer(allowed: bool, message: Option<&str>, patched: Option<&Value>) -> Self {
         let on_demand = |outcome| Self {
             capacity: Capacity::OnDemand,
             outcome,
+            warnings: Vec::new(),
         };
         if !allowed {
             return on_demand(Outcome::Rejected(message.unwrap_or_default().to_owned()));
@@ -92,6 +86,7 @@ impl Decision {
             Some("spot") => Self {
                 capacity: Capacity::Spot,
                 outcome: Outcome::Decided,
+                warnings: Vec::new(),
             },
             Some("on-demand") => on_demand(Outcome::Decided),
             Some(other) => on_demand(Outcome::UnknownValue(other.to_owned())),
@@ -109,6 +104,11 @@ pub enum PlacementMode {
     /// With live counts from the Kubernetes capability (`liveCounts:
     /// kubernetes`): the policy lists the job's live executors.
     Kubernetes,
+    /// With live counts from spot-balancer's Redis capability
+    /// (`liveCounts: redis`) on a real server: the policy counts each
+    /// admission up and each DELETE review down, so the simulator sends
+    /// one for every executor that leaves.
+    Redis,
 }
 
 impl fmt::Display for PlacementMode {
@@ -117,6 +117,7 @@ impl fmt::Display for PlacementMode {
         f.pad(match self {
             Self::IdOnly => "id-only",
             Self::Kubernetes => "kubernetes",
+            Self::Redis => "redis",
         })
     }
 }
@@ -132,6 +133,32 @@ pub enum PlacementError {
     #[error(transparent)]
     Wiring(#[from] crate::capability::CapabilityError),
 
+    /// The Redis capability refused its configuration.
+    #[error(transparent)]
+    RedisConfig(#[from] crate::capability::RedisError),
+
+    /// The Redis mode was asked for without a server to count in.
+    #[error("the redis placement mode needs a redis server, and none was given")]
+    NoRedisServer,
+
+    /// The run's live counts could not be read from Redis.
+    #[error("failed to read the run's live counts from redis: {0}")]
+    RedisCounts(String),
+
+    /// A fresh run found counts already stored under its keys.
+    #[error(
+        "the run's redis keys under {prefix} already count {spot} spot and {on_demand} \
+         on-demand executors; a fresh run starts from none"
+    )]
+    StaleCounts {
+        /// The run's key prefix.
+        prefix: String,
+        /// Spot executors counted.
+        spot: u64,
+        /// On-demand executors counted.
+        on_demand: u64,
+    },
+
     /// The built review is not an admission request (a simulator bug).
     #[error("failed to build the review of executor {id}: {reason}")]
     Review {
@@ -142,153 +169,67 @@ pub enum PlacementError {
     },
 }
 
-/// Decides where a new executor goes.
+/// The live counts a placer's store holds for the job, once the run is
+/// over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredCounts {
+    /// Executors counted on spot.
+    pub spot: u64,
+    /// Executors counted on on-demand.
+    pub on_demand: u64,
+}
+
+/// What a placer did about an executor that left the job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    /// Nothing: the mode keeps no count the executor has to leave.
+    Ignored,
+    /// A DELETE review of the executor went through the policy.
+    Reviewed {
+        /// The answer's warnings, possibly none.
+        warnings: Vec<String>,
+    },
+}
+
+/// Decides where a new executor goes, and hears of the ones that leave.
 pub trait Placer {
     /// The decision for executor `id` of the scenario's job.
+    ///
+    /// `live` holds the job's live executors and their capacity, as the
+    /// cluster would show them.
     ///
     /// # Errors
     ///
     /// [`PlacementError`] when no decision can be had at all; the
     /// simulation stops.
-    /// `live` holds the job's live executors and their capacity, as the
-    /// cluster would show them.
     fn place(
         &mut self,
         scenario: &Scenario,
         id: u64,
         live: &[(u64, Capacity)],
     ) -> Result<Decision, PlacementError>;
-}
 
-/// Places executors by evaluating the policy module.
-pub struct PolicyPlacer {
-    /// The compiled policy.
-    policy: Policy,
-    /// Capabilities of the placement mode.
-    dispatcher: Arc<Dispatcher>,
-    /// Settings every evaluation uses.
-    settings: PolicySettings,
-    /// The cluster the Kubernetes capability lists, in that mode.
-    cluster: Option<Arc<SimulatedCluster>>,
-}
-
-impl PolicyPlacer {
-    /// A placer for `scenario` in `mode`.
-    ///
-    /// `settings` are given to the policy, with `defaultSpotRatio` set to
-    /// the scenario's ratio when the ratio comes from settings. Guest logs
-    /// go to `guest_log`.
+    /// Executor `id` has left the job: its node was reclaimed, or dynamic
+    /// allocation released it. Default: [`Removal::Ignored`].
     ///
     /// # Errors
     ///
-    /// [`PlacementError::Wiring`] when the capabilities cannot be wired.
-    pub fn new(
-        policy: Policy,
-        mode: PlacementMode,
-        scenario: &Scenario,
-        settings: PolicySettings,
-        guest_log: LogSink,
-    ) -> Result<Self, PlacementError> {
-        let mut settings = settings.into_object();
-        if scenario.ratio_source == RatioSource::Settings {
-            settings.insert("defaultSpotRatio".into(), Value::from(scenario.ratio));
-        }
-        let cluster = match mode {
-            PlacementMode::IdOnly => None,
-            PlacementMode::Kubernetes => {
-                settings.insert("liveCounts".into(), Value::from("kubernetes"));
-                Some(Arc::new(SimulatedCluster::default()))
-            }
-        };
-        let settings = PolicySettings::from(settings);
-
-        let mut dispatcher = Dispatcher::new();
-        dispatcher.register(
-            KUBEWARDEN_BINDING,
-            TRACING_NAMESPACE,
-            GuestLog::new(policy.id(), guest_log),
-        )?;
-        let kubernetes = match &cluster {
-            None => Kubernetes::new(ContextAwareAccess::Denied, Arc::new(NoCluster)),
-            Some(cluster) => {
-                let pods = ContextAwareResource {
-                    api_version: "v1".into(),
-                    kind: "Pod".into(),
-                };
-                let access = ContextAwareAccess::Allowed([pods].into());
-                Kubernetes::new(access, cluster.clone())
-            }
-        };
-        dispatcher.register(KUBEWARDEN_BINDING, KUBERNETES_NAMESPACE, kubernetes)?;
-
-        Ok(Self {
-            policy,
-            dispatcher: Arc::new(dispatcher),
-            settings,
-            cluster,
-        })
+    /// [`PlacementError`] when the removal cannot be passed on at all; the
+    /// simulation stops.
+    fn remove(&mut self, scenario: &Scenario, id: u64) -> Result<Removal, PlacementError> {
+        let _ = (scenario, id);
+        Ok(Removal::Ignored)
     }
-}
 
-impl Placer for PolicyPlacer {
-    /// Evaluates the executor's review and reads the patched pod.
-    fn place(
-        &mut self,
-        scenario: &Scenario,
-        id: u64,
-        live: &[(u64, Capacity)],
-    ) -> Result<Decision, PlacementError> {
-        if let Some(cluster) = &self.cluster {
-            cluster.set_live(&scenario.namespace, &scenario.job, live);
-        }
-        let review = executor_review(
-            &scenario.namespace,
-            &scenario.job,
-            id,
-            scenario.ratio,
-            scenario.ratio_source,
-        );
-        let request =
-            AdmissionRequest::from_document(review).map_err(|e| PlacementError::Review {
-                id,
-                reason: e.to_string(),
-            })?;
-
-        let response = self
-            .policy
-            .evaluate(&self.dispatcher, &self.settings, &request)?;
-        let message = response.status.as_ref().and_then(|s| s.message.as_deref());
-
-        let patched = match response.decoded_patch() {
-            None if response.patch.is_some() => {
-                return Ok(Decision {
-                    capacity: Capacity::OnDemand,
-                    outcome: Outcome::BadPatch("the patch is not base64 JSON".into()),
-                });
-            }
-            None => None,
-            Some(patch) => {
-                let mut pod = request.object().cloned().unwrap_or(Value::Null);
-                let applied = serde_json::from_value::<json_patch::Patch>(patch)
-                    .map_err(|e| e.to_string())
-                    .and_then(|patch| {
-                        json_patch::patch(&mut pod, &patch).map_err(|e| e.to_string())
-                    });
-                if let Err(reason) = applied {
-                    return Ok(Decision {
-                        capacity: Capacity::OnDemand,
-                        outcome: Outcome::BadPatch(reason),
-                    });
-                }
-                Some(pod)
-            }
-        };
-
-        Ok(Decision::from_answer(
-            response.allowed,
-            message,
-            patched.as_ref(),
-        ))
+    /// The run is over: what the placer's store counts for the job, if it
+    /// keeps counts. Called once, after the last event. Default: `None`.
+    ///
+    /// # Errors
+    ///
+    /// [`PlacementError`] when the store cannot be read.
+    fn finish(&mut self, scenario: &Scenario) -> Result<Option<StoredCounts>, PlacementError> {
+        let _ = scenario;
+        Ok(None)
     }
 }
 
@@ -322,12 +263,29 @@ mod tests {
         #[case] outcome: Outcome,
     ) {
         let decision = Decision::from_answer(allowed, Some("no"), patched.as_ref());
-        assert_eq!(decision, Decision { capacity, outcome });
+        assert_eq!(
+            decision,
+            Decision {
+                capacity,
+                outcome,
+                warnings: Vec::new()
+            }
+        );
     }
 
     #[test]
     fn capacities_display_as_the_annotation_values() {
         assert_eq!(Capacity::Spot.to_string(), "spot");
         assert_eq!(Capacity::OnDemand.to_string(), "on-demand");
+    }
+
+    #[rstest]
+    #[case::id_only(PlacementMode::IdOnly, "id-only")]
+    #[case::kubernetes(PlacementMode::Kubernetes, "kubernetes")]
+    #[case::redis(PlacementMode::Redis, "redis")]
+    fn modes_display_as_their_command_line_names(#[case] mode: PlacementMode, #[case] name: &str) {
+        assert_eq!(mode.to_string(), name);
+        let parsed = <PlacementMode as clap::ValueEnum>::from_str(name, false);
+        assert_eq!(parsed, Ok(mode));
     }
 }

@@ -5,12 +5,15 @@
 //! scale-down): how many executors are live, how many of them on spot, and
 //! how far that is from the target `ratio × live`, in executors. The same
 //! is given for every executor created so far, which is what ID placement
-//! balances. The report renders as a text table and as CSV.
+//! balances. The report also counts how the policy's answers were read,
+//! the DELETE reviews sent, the answers that carried warnings, and what
+//! the placer's store counted at the end. It renders as a text table and
+//! as CSV.
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
-use super::placement::Outcome;
+use super::placement::{Outcome, Removal, StoredCounts};
 
 /// What happened to the job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -89,8 +92,16 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// How many placements were read each way.
     pub outcomes: BTreeMap<String, u64>,
-    /// One line per kind of answer that was not a decision, naming the
-    /// first executor that got it; at most [`MAX_NOTES`].
+    /// Placements whose answer carried a warning.
+    pub warned_placements: u64,
+    /// DELETE reviews sent through the policy.
+    pub deletions: u64,
+    /// DELETE reviews whose answer carried a warning.
+    pub warned_deletions: u64,
+    /// What the placer's store counted at the end, if it keeps counts.
+    pub stored: Option<StoredCounts>,
+    /// One line per kind of answer that was not a plain decision, naming
+    /// the first executor that got it; at most [`MAX_NOTES`].
     pub notes: Vec<String>,
 }
 
@@ -132,15 +143,47 @@ impl Report {
             ),
         };
         *self.outcomes.entry(label.to_owned()).or_default() += 1;
-        // One note per kind of answer, naming the first executor that got it.
         if let Some(note) = note {
-            let seen = self
-                .notes
-                .iter()
-                .any(|n| n.starts_with(&format!("{note} (")));
-            if self.notes.len() < MAX_NOTES && !seen {
-                self.notes.push(format!("{note} (first: executor {id})"));
-            }
+            self.note(&note, &format!("executor {id}"));
+        }
+    }
+
+    /// Counts a placement of executor `id` whose answer carried
+    /// `warnings`, noting the first of each text.
+    pub fn count_placement_warnings(&mut self, id: u64, warnings: &[String]) {
+        if warnings.is_empty() {
+            return;
+        }
+        self.warned_placements += 1;
+        for warning in warnings {
+            self.note(&format!("warning: {warning}"), &format!("executor {id}"));
+        }
+    }
+
+    /// Counts what the placer did about executor `id` leaving.
+    pub fn count_removal(&mut self, id: u64, removal: &Removal) {
+        let Removal::Reviewed { warnings } = removal else {
+            return;
+        };
+        self.deletions += 1;
+        if !warnings.is_empty() {
+            self.warned_deletions += 1;
+        }
+        for warning in warnings {
+            let first = format!("deletion of executor {id}");
+            self.note(&format!("deletion warning: {warning}"), &first);
+        }
+    }
+
+    /// Keeps `note`, naming `first`, unless a note of the same text is
+    /// kept already or [`MAX_NOTES`] are.
+    fn note(&mut self, note: &str, first: &str) {
+        let seen = self
+            .notes
+            .iter()
+            .any(|n| n.starts_with(&format!("{note} (")));
+        if self.notes.len() < MAX_NOTES && !seen {
+            self.notes.push(format!("{note} (first: {first})"));
         }
     }
 
@@ -148,6 +191,18 @@ impl Report {
     pub fn worst_row(&self) -> Option<&Row> {
         self.rows
             .iter()
+            .fold(None, |worst: Option<&Row>, row| match worst {
+                Some(w) if w.deviation().abs() >= row.deviation().abs() => Some(w),
+                _ => Some(row),
+            })
+    }
+
+    /// The replacement row whose live deviation is largest in size, the
+    /// first if tied; `None` without replacements.
+    pub fn worst_replacement_row(&self) -> Option<&Row> {
+        self.rows
+            .iter()
+            .filter(|row| row.event == EventKind::Replace)
             .fold(None, |worst: Option<&Row>, row| match worst {
                 Some(w) if w.deviation().abs() >= row.deviation().abs() => Some(w),
                 _ => Some(row),
@@ -283,12 +338,51 @@ impl Report {
                 self.mean_deviation()
             );
         }
+        if let Some(worst) = self.worst_replacement_row() {
+            let _ = writeln!(
+                text,
+                "largest deviation after replacements: {:+.2} executors, at step {}",
+                worst.deviation(),
+                worst.step
+            );
+        }
         let outcomes: Vec<String> = self
             .outcomes
             .iter()
             .map(|(label, n)| format!("{n} {label}"))
             .collect();
-        let _ = writeln!(text, "placements: {}", outcomes.join(", "));
+        let _ = write!(text, "placements: {}", outcomes.join(", "));
+        if self.warned_placements > 0 {
+            let _ = write!(text, "; {} with a warning", self.warned_placements);
+        }
+        text.push('\n');
+        if self.deletions > 0 {
+            let _ = writeln!(
+                text,
+                "deletions: {} sent through the policy, {} with a warning",
+                self.deletions, self.warned_deletions
+            );
+        }
+        if let Some(stored) = self.stored {
+            let cluster = StoredCounts {
+                spot: last.live_spot,
+                on_demand: last.live - last.live_spot,
+            };
+            let _ = write!(
+                text,
+                "counted by the policy's store at the end: {} spot, {} on-demand",
+                stored.spot, stored.on_demand
+            );
+            if stored == cluster {
+                text.push_str(", as in the cluster\n");
+            } else {
+                let _ = writeln!(
+                    text,
+                    "; the cluster has {} spot, {} on-demand",
+                    cluster.spot, cluster.on_demand
+                );
+            }
+        }
         for note in &self.notes {
             let _ = writeln!(text, "  {note}");
         }
@@ -407,6 +501,63 @@ mod tests {
     }
 
     #[test]
+    fn warnings_and_deletions_are_counted_and_noted() {
+        let mut report = Report::new(0.5);
+        let warned = ["redis timed out".to_owned()];
+        report.count_placement_warnings(1, &[]);
+        report.count_placement_warnings(2, &warned);
+        report.count_placement_warnings(3, &warned);
+        report.count_removal(4, &Removal::Ignored);
+        report.count_removal(5, &Removal::Reviewed { warnings: vec![] });
+        report.count_removal(
+            6,
+            &Removal::Reviewed {
+                warnings: warned.to_vec(),
+            },
+        );
+
+        assert_eq!(
+            (
+                report.warned_placements,
+                report.deletions,
+                report.warned_deletions
+            ),
+            (2, 2, 1)
+        );
+        assert_eq!(
+            report.notes,
+            [
+                "warning: redis timed out (first: executor 2)",
+                "deletion warning: redis timed out (first: deletion of executor 6)"
+            ]
+        );
+    }
+
+    #[rstest]
+    #[case::as_the_cluster(
+        StoredCounts { spot: 4, on_demand: 6 },
+        "counted by the policy's store at the end: 4 spot, 6 on-demand, as in the cluster\n"
+    )]
+    #[case::off(
+        StoredCounts { spot: 5, on_demand: 6 },
+        "counted by the policy's store at the end: 5 spot, 6 on-demand; the cluster has 4 spot, \
+         6 on-demand\n"
+    )]
+    fn totals_compare_the_store_with_the_cluster(#[case] stored: StoredCounts, #[case] line: &str) {
+        let report = Report {
+            stored: Some(stored),
+            deletions: 3,
+            ..report()
+        };
+        let totals = report.totals();
+        assert!(totals.contains(line), "{totals}");
+        assert!(
+            totals.contains("deletions: 3 sent through the policy, 0 with a warning\n"),
+            "{totals}"
+        );
+    }
+
+    #[test]
     fn totals_name_the_worst_step() {
         let totals = report().totals();
         assert!(
@@ -419,5 +570,10 @@ mod tests {
             ),
             "{totals}"
         );
+        assert!(
+            totals.contains("largest deviation after replacements: -1.00 executors, at step 1\n"),
+            "{totals}"
+        );
+        assert!(!totals.contains("deletions"), "{totals}");
     }
 }
