@@ -83,6 +83,10 @@ pub enum EvaluationError {
 }
 
 /// A compiled policy module and what its metadata grants it.
+///
+/// Cloning is cheap: the compiled code is shared, not copied, so a host
+/// that evaluates one module several ways compiles it once.
+#[derive(Clone)]
 pub struct Policy {
     /// How the policy is named in logs: the location it was loaded from.
     id: String,

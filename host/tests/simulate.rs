@@ -5,6 +5,7 @@
 mod redis_support;
 mod support;
 
+use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -105,6 +106,23 @@ fn resized_job() -> Scenario {
 /// `1 + r` lands just under 2.
 fn held(deviation: f64) -> bool {
     (-1.0..=2.0).contains(&deviation)
+}
+
+/// The CSV written by a comparison, as one map of column to value per
+/// line.
+fn read_csv(path: &std::path::Path) -> Vec<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|line| {
+            header
+                .iter()
+                .zip(line.split(','))
+                .map(|(column, value)| ((*column).to_owned(), value.to_owned()))
+                .collect()
+        })
+        .collect()
 }
 
 #[test]
@@ -259,6 +277,67 @@ fn kubernetes_live_counts_hold_the_live_share_after_every_replacement() {
 
     let drifted = after_replacements(&id_only);
     assert!(drifted.last().is_some_and(|&d| d > 10.0), "{drifted:?}");
+}
+
+#[test]
+fn redis_live_counts_hold_the_live_share_where_id_only_drifts() {
+    // `simulate --redis-url`, with no --mode, plays the interrupted job
+    // ID-only and with Redis live counts, side by side in one table, CSV
+    // and chart. After the creation and after every node's replacements
+    // the Redis mode's live spot count is within the rule's band of the
+    // target, while ID-only falls further behind with every interruption.
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, svg) = (dir.path().join("modes.csv"), dir.path().join("modes.svg"));
+
+    let output = Command::new(env!("CARGO_BIN_EXE_spot-balancer-host"))
+        .args(["simulate", "--executors", "200", "--interruptions", "10"])
+        .args(["--interruption-interval", "2", "--node-size", "8"])
+        .args(["--redis-url", &server.url()])
+        .args([
+            "--csv".as_ref(),
+            csv.as_os_str(),
+            "--svg".as_ref(),
+            svg.as_os_str(),
+        ])
+        .arg(policy_module("spot-balancer"))
+        .output()
+        .unwrap();
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("\nid-only:\n"), "{stdout}");
+    assert!(stdout.contains("\nredis:\n"), "{stdout}");
+    // The DELETE reviews brought Redis's counts down to the cluster's.
+    let stored = stdout
+        .lines()
+        .find(|line| line.contains("counted by the policy's store at the end: "))
+        .unwrap_or_default();
+    assert!(stored.ends_with(", as in the cluster"), "{stdout}");
+
+    let rows = read_csv(&csv);
+    assert_eq!(rows.len(), 1 + 10 * 2, "creation, ten interruptions");
+    let deviation = |row: &BTreeMap<String, String>, mode: &str| -> f64 {
+        row[&format!("{mode}_deviation")].parse().unwrap()
+    };
+    for row in rows.iter().filter(|row| row["event"] != "interrupt") {
+        assert!(held(deviation(row, "redis")), "{row:?}");
+    }
+    let last = rows.last().unwrap();
+    assert!(deviation(last, "id_only") <= -10.0, "{last:?}");
+
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.contains("id-only: live spot − target"));
+    assert!(svg.contains("redis: live spot − target"));
+    assert_eq!(
+        server.query::<u64>(&["DBSIZE"]),
+        0,
+        "the run's keys are gone"
+    );
 }
 
 #[test]

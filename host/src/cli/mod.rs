@@ -110,6 +110,16 @@ pub enum CliError {
     )]
     RedisUrlMissing,
 
+    /// `simulate --redis-url` was given to modes that do not use it.
+    #[error(
+        "--redis-url is used by --mode redis only, and --mode gave {modes}; add redis to \
+         --mode or leave --redis-url out"
+    )]
+    RedisUrlUnused {
+        /// The modes asked for, as --mode takes them.
+        modes: String,
+    },
+
     /// The simulation's chart could not be drawn.
     #[error(transparent)]
     Chart(#[from] ChartError),

@@ -1,7 +1,10 @@
-//! `spot-balancer-host simulate`: plays a Spark job against the policy.
+//! `spot-balancer-host simulate`: plays a Spark job against the policy, in
+//! one placement mode or several side by side.
 //!
-//! Prints one table row per event and the totals on stdout, writes the same
-//! rows as CSV and an SVG chart, and shows a progress line on stderr while
+//! Every mode plays the same scenario against one compiled module. Prints
+//! one table row per event and the totals on stdout, writes the same rows
+//! as CSV and an SVG chart (a group of columns and a line per mode when
+//! there are several), and shows a progress line on stderr while
 //! executors are being placed (when stderr is a terminal).
 
 use std::io::Write;
@@ -17,7 +20,8 @@ use crate::capability::{LogSink, RedisCapability, RedisConfig};
 use crate::policy::Policy;
 use crate::settings::PolicySettings;
 use crate::simulation::{
-    DynamicAllocation, PlacementMode, PolicyPlacer, RatioSource, Scenario, simulate, write_svg,
+    Comparison, DynamicAllocation, PlacementMode, PolicyPlacer, RatioSource, Scenario, simulate,
+    write_comparison_svg,
 };
 
 /// Placements from which a progress line is worth showing.
@@ -95,9 +99,11 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 
-    /// Which live capability the policy may use.
-    #[arg(long, value_enum, default_value_t = PlacementMode::IdOnly)]
-    pub mode: PlacementMode,
+    /// Which live capability the policy may use; several (repeated, or
+    /// separated by commas) play the same job side by side. Default:
+    /// `id-only`, and `id-only,redis` with --redis-url.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "MODE")]
+    pub mode: Vec<PlacementMode>,
 
     /// The Redis server of `--mode redis`, as `redis://127.0.0.1:6379`.
     /// Each run counts under a key prefix of its own and deletes its keys
@@ -161,17 +167,47 @@ impl SimulateArgs {
         }
     }
 
-    /// Runs the simulation and writes its outputs.
+    /// The modes to play, in order, each once.
     ///
     /// # Errors
     ///
-    /// [`CliError`] when the scenario or settings are invalid, the module
-    /// cannot be loaded, a placement fails or an output cannot be written.
+    /// [`CliError::RedisUrlMissing`] when the redis mode is asked for
+    /// without --redis-url, [`CliError::RedisUrlUnused`] when --redis-url
+    /// is given to modes that do not use it.
+    pub fn modes(&self) -> Result<Vec<PlacementMode>, CliError> {
+        let mut modes = Vec::new();
+        for &mode in &self.mode {
+            if !modes.contains(&mode) {
+                modes.push(mode);
+            }
+        }
+        if modes.is_empty() {
+            modes.push(PlacementMode::IdOnly);
+            if self.redis_url.is_some() {
+                modes.push(PlacementMode::Redis);
+            }
+        }
+
+        let redis = modes.contains(&PlacementMode::Redis);
+        match (&self.redis_url, redis) {
+            (None, true) => Err(CliError::RedisUrlMissing),
+            (Some(_), false) => Err(CliError::RedisUrlUnused {
+                modes: names(&modes),
+            }),
+            _ => Ok(modes),
+        }
+    }
+
+    /// Runs the simulation in every mode and writes the outputs.
+    ///
+    /// # Errors
+    ///
+    /// [`CliError`] when the modes, scenario or settings are invalid, the
+    /// module cannot be loaded, a placement fails or an output cannot be
+    /// written.
     pub fn execute(self) -> Result<(), CliError> {
         // Everything that can be refused is checked before the slow compile.
-        if self.mode == PlacementMode::Redis && self.redis_url.is_none() {
-            return Err(CliError::RedisUrlMissing);
-        }
+        let modes = self.modes()?;
         let scenario = self.scenario();
         scenario
             .validate()
@@ -192,41 +228,55 @@ impl SimulateArgs {
         let guest_log = self.guest_log_sink()?;
 
         let policy = Policy::from_uri(&self.uri)?;
-        let mut placer = PolicyPlacer::new(
-            policy,
-            self.mode,
-            &scenario,
-            settings,
-            guest_log,
-            redis.as_ref(),
-        )?;
+        // Every placer is set up before any mode plays, so that a Redis
+        // server that does not answer stops the command at once.
+        let mut placers = Vec::with_capacity(modes.len());
+        for &mode in &modes {
+            let placer = PolicyPlacer::new(
+                policy.clone(),
+                mode,
+                &scenario,
+                settings.clone(),
+                guest_log.clone(),
+                redis.as_ref(),
+            )?;
+            placers.push((mode, placer));
+        }
 
-        let progress = self.progress(&scenario);
-        let report = simulate(&scenario, &mut placer, &mut |placed| {
-            progress.set_position(placed)
-        })
-        .map_err(CliError::Simulation)?;
-        progress.finish_and_clear();
+        let mut comparison = Comparison::new();
+        for (mode, mut placer) in placers {
+            let progress = self.progress(&scenario, mode);
+            let report = simulate(&scenario, &mut placer, &mut |placed| {
+                progress.set_position(placed)
+            })
+            .map_err(CliError::Simulation)?;
+            progress.finish_and_clear();
+            comparison.push(mode, report);
+        }
 
-        std::fs::write(&self.csv, report.to_csv()).map_err(|source| CliError::Write {
+        std::fs::write(&self.csv, comparison.to_csv()).map_err(|source| CliError::Write {
             what: "csv",
             path: self.csv.display().to_string(),
             source,
         })?;
-        let title = format!(
-            "{}/{}: ratio {}, {} executors, {} interruptions of nodes of {}, mode {}",
+        // With several modes the legend names them, and the title stays
+        // short enough to fit the chart.
+        let mut title = format!(
+            "{}/{}: ratio {}, {} executors, {} interruptions of nodes of {}",
             scenario.namespace,
             scenario.job,
             scenario.ratio,
             scenario.executors,
             scenario.interruptions,
             scenario.node_size,
-            self.mode
         );
-        write_svg(&report, &title, &self.svg)?;
+        if let [mode] = modes.as_slice() {
+            title.push_str(&format!(", mode {mode}"));
+        }
+        write_comparison_svg(&comparison, &title, &self.svg)?;
 
         let mut stdout = std::io::stdout().lock();
-        write!(stdout, "{}", report.to_table()).map_err(CliError::Output)?;
+        write!(stdout, "{}", comparison.to_table()).map_err(CliError::Output)?;
         writeln!(
             stdout,
             "wrote {} and {}",
@@ -251,9 +301,9 @@ impl SimulateArgs {
         }
     }
 
-    /// A progress line on stderr for long runs; hidden otherwise, and by
-    /// indicatif itself when stderr is not a terminal.
-    fn progress(&self, scenario: &Scenario) -> ProgressBar {
+    /// A progress line on stderr for long runs, naming `mode`; hidden
+    /// otherwise, and by indicatif itself when stderr is not a terminal.
+    fn progress(&self, scenario: &Scenario, mode: PlacementMode) -> ProgressBar {
         let expected = scenario
             .executors
             .saturating_add(scenario.interruptions.saturating_mul(scenario.node_size));
@@ -261,14 +311,21 @@ impl SimulateArgs {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::new_spinner();
-        if let Ok(style) =
-            ProgressStyle::with_template("{spinner} {pos} executors placed ({per_sec}, {elapsed})")
-        {
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} {msg}: {pos} executors placed ({per_sec}, {elapsed})",
+        ) {
             bar.set_style(style);
         }
+        bar.set_message(mode.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     }
+}
+
+/// The modes' names, separated by commas, as --mode takes them.
+fn names(modes: &[PlacementMode]) -> String {
+    let names: Vec<String> = modes.iter().map(PlacementMode::to_string).collect();
+    names.join(",")
 }
 
 #[cfg(test)]
@@ -316,5 +373,35 @@ mod tests {
             (executors, steps, dynamic)
         );
         assert_eq!(scenario.validate(), Ok(()));
+    }
+
+    #[rstest]
+    #[case::default(&[], "id-only")]
+    #[case::default_with_redis(&["--redis-url", "redis://127.0.0.1:1"], "id-only,redis")]
+    #[case::one(&["--mode", "kubernetes"], "kubernetes")]
+    #[case::comma_list(&["--mode", "id-only,kubernetes"], "id-only,kubernetes")]
+    #[case::repeated(&["--mode", "kubernetes", "--mode", "id-only"], "kubernetes,id-only")]
+    #[case::duplicates(&["--mode", "id-only,id-only", "--mode", "id-only"], "id-only")]
+    #[case::redis(
+        &["--mode", "redis,id-only", "--redis-url", "redis://127.0.0.1:1"],
+        "redis,id-only"
+    )]
+    fn modes_are_played_in_the_order_given(#[case] args: &[&str], #[case] modes: &str) {
+        assert_eq!(names(&parse(args).modes().unwrap()), modes);
+    }
+
+    #[rstest]
+    #[case::redis_without_url(
+        &["--mode", "id-only,redis"],
+        "--mode redis needs --redis-url, the server the policy counts in \
+         (as redis://127.0.0.1:6379)"
+    )]
+    #[case::url_without_redis(
+        &["--mode", "kubernetes", "--redis-url", "redis://127.0.0.1:1"],
+        "--redis-url is used by --mode redis only, and --mode gave kubernetes; add redis to \
+         --mode or leave --redis-url out"
+    )]
+    fn redis_mode_and_url_go_together(#[case] args: &[&str], #[case] message: &str) {
+        assert_eq!(parse(args).modes().unwrap_err().to_string(), message);
     }
 }

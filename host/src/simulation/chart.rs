@@ -1,15 +1,20 @@
-//! The report as an SVG chart, drawn with plotters.
+//! Reports as SVG charts, drawn with plotters.
 //!
-//! The upper panel shows, after every event, the live executors, the live
-//! spot executors and the target `ratio × live`; the lower panel shows the
-//! gap between the last two, in executors, with zero marked. The x axis
-//! counts events, since several can share a step.
+//! For one mode ([`write_svg`]), the upper panel shows, after every event,
+//! the live executors, the live spot executors and the target `ratio ×
+//! live`; the lower panel shows the gap between the last two, in
+//! executors, with zero marked. For several modes side by side
+//! ([`write_comparison_svg`]), the upper panel shows each mode's live spot
+//! share against the target share, and the lower one each mode's gap, a
+//! colour per mode. The x axis counts events, since several can share a
+//! step.
 
 use std::path::Path;
 
 use plotters::prelude::*;
 use thiserror::Error;
 
+use super::comparison::Comparison;
 use super::report::{Report, Row};
 
 /// Why the chart could not be drawn.
@@ -51,9 +56,180 @@ pub fn write_svg(report: &Report, title: &str, path: &Path) -> Result<(), ChartE
     root.present().map_err(|e| error(&e))
 }
 
+/// Writes the chart of `comparison` to `path`, titled with `title`; a
+/// comparison of one mode is drawn as [`write_svg`] draws its report.
+///
+/// # Errors
+///
+/// [`ChartError`] when plotters cannot draw or write the file.
+pub fn write_comparison_svg(
+    comparison: &Comparison,
+    title: &str,
+    path: &Path,
+) -> Result<(), ChartError> {
+    if let [run] = comparison.runs.as_slice() {
+        return write_svg(&run.report, title, path);
+    }
+    let error = |e: &dyn std::fmt::Display| ChartError {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| error(&e))?;
+    let root = root
+        .titled(title, ("sans-serif", 22))
+        .map_err(|e| error(&e))?;
+    let (upper, lower) = root.split_vertically(SIZE.1 / 2);
+
+    let lines = mode_lines(comparison);
+    let ratio = comparison.runs.first().map_or(0.0, |run| run.report.ratio);
+    draw_shares(&lines, ratio, &upper).map_err(|e| error(&e))?;
+    draw_deviations(&lines, &lower).map_err(|e| error(&e))?;
+    root.present().map_err(|e| error(&e))
+}
+
 /// The x range: one unit per event, at least one.
 fn events(report: &Report) -> std::ops::Range<f64> {
-    0.0..(report.rows.len().max(2) - 1) as f64
+    x_range(report.rows.len())
+}
+
+/// The x range for `count` events: one unit per event, at least one.
+fn x_range(count: usize) -> std::ops::Range<f64> {
+    0.0..(count.max(2) - 1) as f64
+}
+
+/// Colours of the modes of a comparison, in the order played; past the
+/// last, they repeat.
+const MODE_COLOURS: [RGBColor; 4] = [RED, BLUE, RGBColor(0, 140, 60), MAGENTA];
+
+/// One mode's points: its name, its colour, and per aligned event (x)
+/// its live spot share in percent and its deviation in executors.
+struct ModeLine {
+    /// The mode's name.
+    name: String,
+    /// Its colour.
+    colour: RGBColor,
+    /// Its stroke width: modes played first are drawn wider, so that where
+    /// two modes agree exactly both stay visible, one inside the other.
+    width: u32,
+    /// `(x, share %, deviation)` at every event the mode has.
+    points: Vec<(f64, f64, f64)>,
+    /// How many aligned events there are in all.
+    events: usize,
+}
+
+/// The points of every mode, on the comparison's aligned events.
+fn mode_lines(comparison: &Comparison) -> Vec<ModeLine> {
+    let aligned = comparison.aligned();
+    let count = comparison.runs.len();
+    comparison
+        .runs
+        .iter()
+        .enumerate()
+        .map(|(index, run)| ModeLine {
+            name: run.mode.to_string(),
+            colour: MODE_COLOURS[index % MODE_COLOURS.len()],
+            width: 2 * (count - index).min(3) as u32,
+            points: aligned
+                .iter()
+                .enumerate()
+                .filter_map(|(x, (_, rows))| {
+                    let row = rows.get(index).copied().flatten()?;
+                    Some((x as f64, 100.0 * row.live_share(), row.deviation()))
+                })
+                .collect(),
+            events: aligned.len(),
+        })
+        .collect()
+}
+
+/// Draws each mode's live spot share and the target share.
+fn draw_shares<DB: DrawingBackend>(
+    lines: &[ModeLine],
+    ratio: f64,
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let xs = x_range(lines.first().map_or(0, |line| line.events));
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(xs.clone(), 0.0..100.0)?;
+    chart
+        .configure_mesh()
+        .x_desc("event")
+        .y_desc("live on spot (%)")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .draw()?;
+
+    let target = 100.0 * ratio;
+    chart
+        .draw_series(LineSeries::new(
+            [(xs.start, target), (xs.end, target)],
+            BLACK.stroke_width(2),
+        ))?
+        .label(format!("target share ({target:.1}%)"))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
+    for line in lines {
+        let style = line.colour.stroke_width(line.width);
+        let points = line.points.iter().map(|&(x, share, _)| (x, share));
+        chart
+            .draw_series(LineSeries::new(points, style))?
+            .label(format!("{}: live spot share", line.name))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+}
+
+/// Draws each mode's live spot minus target, in executors.
+fn draw_deviations<DB: DrawingBackend>(
+    lines: &[ModeLine],
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let xs = x_range(lines.first().map_or(0, |line| line.events));
+    let span = lines
+        .iter()
+        .flat_map(|line| line.points.iter().map(|&(_, _, deviation)| deviation.abs()))
+        .fold(1.0, f64::max)
+        * 1.1;
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(xs.clone(), -span..span)?;
+    chart
+        .configure_mesh()
+        .x_desc("event")
+        .y_desc("spot − target (executors)")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:+.0}"))
+        .draw()?;
+
+    chart.draw_series(LineSeries::new(
+        [(xs.start, 0.0), (xs.end, 0.0)],
+        BLACK.mix(0.5),
+    ))?;
+    for line in lines {
+        let style = line.colour.stroke_width(line.width);
+        let points = line.points.iter().map(|&(x, _, deviation)| (x, deviation));
+        chart
+            .draw_series(LineSeries::new(points, style))?
+            .label(format!("{}: live spot − target", line.name))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
 }
 
 /// Draws live, live spot and target spot executors.
@@ -192,6 +368,48 @@ mod tests {
             "live on spot",
             "target on spot (ratio × live)",
             "live spot − target (executors)",
+        ] {
+            assert!(svg.contains(text), "missing {text}");
+        }
+    }
+
+    #[test]
+    fn a_comparison_draws_a_line_per_mode() {
+        use crate::simulation::{Comparison, PlacementMode};
+
+        let report = |spot: u64| Report {
+            ratio: 0.5,
+            rows: (0..3u64)
+                .map(|i| Row {
+                    step: i,
+                    event: EventKind::Create,
+                    change: 0,
+                    live: 10,
+                    live_spot: spot,
+                    target_spot: 5.0,
+                    created: 10,
+                    created_spot: spot,
+                    created_target: 5.0,
+                })
+                .collect(),
+            ..Report::default()
+        };
+        let mut comparison = Comparison::new();
+        comparison.push(PlacementMode::IdOnly, report(3));
+        comparison.push(PlacementMode::Redis, report(5));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("modes.svg");
+
+        write_comparison_svg(&comparison, "two modes", &path).unwrap();
+
+        let svg = std::fs::read_to_string(&path).unwrap();
+        for text in [
+            "two modes",
+            "target share (50.0%)",
+            "id-only: live spot share",
+            "redis: live spot share",
+            "id-only: live spot − target",
+            "redis: live spot − target",
         ] {
             assert!(svg.contains(text), "missing {text}");
         }

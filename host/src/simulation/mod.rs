@@ -12,10 +12,13 @@
 //! - [`PolicyPlacer`] is the placer that evaluates the real module, in the
 //!   [`PlacementMode`] chosen (ID-only, Kubernetes or Redis live counts);
 //! - [`Report`] holds one row per event, renders as a table or CSV, and
-//!   [`write_svg`] draws it.
+//!   [`write_svg`] draws it;
+//! - [`Comparison`] puts the reports of several modes over one scenario
+//!   side by side, and [`write_comparison_svg`] draws them on one chart.
 
 mod chart;
 mod cluster;
+mod comparison;
 mod engine;
 mod executor_pod;
 mod job;
@@ -26,7 +29,8 @@ mod redis_run;
 mod report;
 mod scenario;
 
-pub use chart::{ChartError, write_svg};
+pub use chart::{ChartError, write_comparison_svg, write_svg};
+pub use comparison::{Comparison, ModeRun, RowKey};
 pub use engine::{SimulationError, simulate};
 pub use executor_pod::{
     CAPACITY_ANNOTATION, RATIO_ANNOTATION, executor_deletion_review, executor_review,
