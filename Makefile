@@ -46,15 +46,15 @@ annotated-policy.wasm: policy.wasm policy-metadata.yml README.md | host
 host:
 	$(CARGO) build -p spot-balancer-host
 
-# Plays a 200-executor job losing ten spot nodes, without and with live
-# counts; writes simulation-<mode>.csv and .svg.
+# Plays a 200-executor job losing ten spot nodes in every placement mode,
+# side by side: id-only and kubernetes, and redis on a throwaway
+# redis-server when one is installed; writes simulation.csv and .svg.
+SIMULATION := --executors 200 --interruptions 10 --interruption-interval 2 --node-size 8 \
+	--csv simulation.csv --svg simulation.svg
+
 .PHONY: simulate
 simulate: policy.wasm host
-	for mode in id-only kubernetes; do \
-		$(HOST_BIN) simulate --executors 200 --interruptions 10 --interruption-interval 2 \
-			--node-size 8 --mode $$mode --csv simulation-$$mode.csv \
-			--svg simulation-$$mode.svg policy.wasm || exit 1; \
-	done
+	./scripts/simulate $(HOST_BIN) $(SIMULATION) policy.wasm
 
 .PHONY: fmt
 fmt:
@@ -83,4 +83,4 @@ push: annotated-policy.wasm
 .PHONY: clean
 clean:
 	$(CARGO) clean
-	rm -f policy.wasm annotated-policy.wasm simulation-*.csv simulation-*.svg
+	rm -f policy.wasm annotated-policy.wasm simulation.csv simulation.svg
