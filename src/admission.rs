@@ -16,6 +16,7 @@ use crate::placement::{self, Capacity, Phase};
 use crate::ratio::Ratio;
 use crate::settings::{InvalidRatioAction, LiveCountSource, Settings};
 use crate::spark::{ExecutorId, JobLabel, Role, SparkPod};
+use crate::sparse::{self, Merged, Sparse};
 use serde_json::Value;
 use slog::{debug, error, warn};
 
@@ -55,19 +56,60 @@ impl Outcome {
     }
 }
 
+/// What the policy answers to a `validate` payload, with what it needs to
+/// write a mutated pod back out.
+pub struct Review<'a> {
+    /// The answer.
+    pub outcome: Outcome,
+    /// The payload, of which the outcome's pod is the `request.object`.
+    pub payload: Sparse<'a>,
+}
+
+impl Review<'_> {
+    /// The outcome with the whole pod, as a host receives it: for tests
+    /// and tools that compare pods. `validate` writes the pod out without
+    /// building this tree.
+    pub fn into_outcome(self) -> Outcome {
+        match self.outcome {
+            Outcome::Mutated { object, warnings } => {
+                // A tree and texts that all parsed write out into one tree;
+                // if that ever failed, the tree alone is the best answer.
+                let whole = serde_json::to_value(Merged::new(self.payload.object_shape(), &object));
+                Outcome::Mutated {
+                    object: whole.unwrap_or(object),
+                    warnings,
+                }
+            }
+            outcome => outcome,
+        }
+    }
+}
+
 /// Answers a `validate` payload: `{"request": ..., "settings": ...}`.
-pub fn review(payload: &[u8], host: &dyn Host) -> Outcome {
-    let mut payload: Value = match serde_json::from_slice(payload) {
+///
+/// The pod is parsed only where the policy reads or writes it (see
+/// [`sparse`](crate::sparse)); a mutated pod is written out with
+/// [`Sparse::object_shape`] to get back every member it was not given.
+pub fn review<'a>(payload: &'a [u8], host: &dyn Host) -> Review<'a> {
+    let mut payload = match sparse::parse(payload) {
         Ok(payload) => payload,
         Err(err) => {
             // The host builds the payload, so this means a broken host.
             error!(LOG, "cannot parse the validation payload"; "error" => %err);
-            return Outcome::unchanged_because(format!(
-                "spot-balancer could not parse its payload ({err}); admitted unchanged"
-            ));
+            return Review {
+                outcome: Outcome::unchanged_because(format!(
+                    "spot-balancer could not parse its payload ({err}); admitted unchanged"
+                )),
+                payload: Sparse::default(),
+            };
         }
     };
+    let outcome = review_payload(&mut payload.view, host);
+    Review { outcome, payload }
+}
 
+/// Answers a parsed payload.
+fn review_payload(payload: &mut Value, host: &dyn Host) -> Outcome {
     // Settings were validated when the policy was loaded; failing here means
     // the host skipped that step.
     let settings = match Settings::from_value(payload.get("settings").unwrap_or(&Value::Null)) {

@@ -15,6 +15,8 @@
 //! - [`live`] and [`capabilities`]: live counts from the Redis capability
 //!   or the Kubernetes capability, and the rule that steers a job back to
 //!   its ratio with them;
+//! - [`sparse`]: the payload parsed only where the policy looks, and a
+//!   mutated pod written back out around what it did not parse;
 //! - [`admission`]: one request from payload to answer.
 
 pub mod admission;
@@ -28,12 +30,14 @@ pub mod platform;
 pub mod ratio;
 pub mod settings;
 pub mod spark;
+pub mod sparse;
 
-use admission::Outcome;
-use kubewarden_policy_sdk::response::ValidationResponse;
+use admission::{Outcome, Review};
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest::{self, CallResult};
+use serde::Serialize;
 use settings::Settings;
+use sparse::Merged;
 
 /// Registers the functions a Kubewarden host calls.
 #[unsafe(no_mangle)]
@@ -49,12 +53,16 @@ pub extern "C" fn wapc_init() {
 /// Answers an admission request. Always returns a response: problems with
 /// the request become warnings, never guest errors.
 pub fn validate(payload: &[u8]) -> CallResult {
-    let response = match admission::review(payload, &capabilities::WapcHost) {
-        Outcome::Unchanged { warnings } => response(true, None, None, warnings),
-        Outcome::Mutated { object, warnings } => response(true, None, Some(object), warnings),
-        Outcome::Rejected { message } => response(false, Some(message), None, Vec::new()),
+    let Review { outcome, payload } = admission::review(payload, &capabilities::WapcHost);
+    let answer = match &outcome {
+        Outcome::Unchanged { warnings } => Answer::accepted(None, warnings),
+        Outcome::Mutated { object, warnings } => {
+            let pod = Merged::new(payload.object_shape(), object);
+            Answer::accepted(Some(pod), warnings)
+        }
+        Outcome::Rejected { message } => Answer::rejected(message),
     };
-    Ok(serde_json::to_vec(&response)?)
+    Ok(serde_json::to_vec(&answer)?)
 }
 
 /// Answers whether a settings document is valid. Unlike the SDK's helper,
@@ -71,19 +79,46 @@ pub fn validate_settings(payload: &[u8]) -> CallResult {
     Ok(serde_json::to_vec(&answer)?)
 }
 
-/// A response in the SDK's form; no field is sent empty.
-fn response(
+/// The SDK's `ValidationResponse`, field for field, with the mutated pod
+/// written out around the members the policy did not parse.
+#[derive(Serialize)]
+struct Answer<'a> {
+    /// Whether the pod is admitted.
     accepted: bool,
-    message: Option<String>,
-    mutated_object: Option<serde_json::Value>,
-    warnings: Vec<String>,
-) -> ValidationResponse {
-    ValidationResponse {
-        accepted,
-        message,
-        code: None,
-        mutated_object,
-        audit_annotations: None,
-        warnings: (!warnings.is_empty()).then_some(warnings),
+    /// Why not, when it is not.
+    message: Option<&'a str>,
+    /// Never set: a rejection takes the host's default code.
+    code: Option<u16>,
+    /// The whole pod, when it is mutated.
+    mutated_object: Option<Merged<'a, 'a>>,
+    /// Never set.
+    audit_annotations: Option<()>,
+    /// Messages for the client; absent rather than empty.
+    warnings: Option<&'a [String]>,
+}
+
+impl<'a> Answer<'a> {
+    /// Admits the pod, mutated when `pod` is given.
+    fn accepted(pod: Option<Merged<'a, 'a>>, warnings: &'a [String]) -> Self {
+        Answer {
+            accepted: true,
+            message: None,
+            code: None,
+            mutated_object: pod,
+            audit_annotations: None,
+            warnings: (!warnings.is_empty()).then_some(warnings),
+        }
+    }
+
+    /// Refuses the pod with `message`.
+    fn rejected(message: &'a str) -> Self {
+        Answer {
+            accepted: false,
+            message: Some(message),
+            code: None,
+            mutated_object: None,
+            audit_annotations: None,
+            warnings: None,
+        }
     }
 }

@@ -15,7 +15,8 @@ fuzz_target!(|payload: &[u8]| {
     let response = invariants::validate_answer(payload, &answer);
 
     if let Some(mutated) = &response.mutated_object {
-        let review = |payload: &[u8]| -> Outcome { admission::review(payload, &WapcHost) };
+        let review =
+            |payload: &[u8]| -> Outcome { admission::review(payload, &WapcHost).into_outcome() };
         invariants::second_admission(payload, mutated, review);
     }
 });

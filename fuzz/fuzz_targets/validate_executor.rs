@@ -21,7 +21,7 @@ fuzz_target!(|case: ExecutorCase| {
 
     // With the scripted host: any reply, in any order.
     let review = |payload: &[u8]| -> Outcome {
-        admission::review(payload, &ScriptedHost::new(case.replies.clone()))
+        admission::review(payload, &ScriptedHost::new(case.replies.clone())).into_outcome()
     };
     let outcome = review(&payload);
     invariants::review_outcome(&payload, &outcome);
