@@ -8,9 +8,12 @@
 //! place the new executor on the side that corrects it; otherwise take the
 //! sequence's answer.
 //!
-//! The rule only corrects; it never makes a deviation worse. With exact,
-//! current counts the live spot count after the admission is within one
-//! executor of `r * live`, or one executor closer to it than before.
+//! The rule only corrects; it never makes a deviation worse. Call
+//! `spot - r * live` the deviation. With exact, current counts a job whose
+//! deviation is between -1 and +2 stays there after the admission (a pick
+//! near the target is the sequence's, and a spot pick just under `1 + r`
+//! above it lands just under +2); a job outside that band moves toward it,
+//! by `1 - r` when it has too few on spot and by `r` when it has too many.
 //! Counts taken while other executors of the job are being admitted can
 //! be stale by those executors, and the bound widens by as many.
 //!
@@ -121,6 +124,44 @@ mod tests {
                 (counts.spot as f64 - target).abs() <= 1.0,
                 "{ratio}: {counts:?}"
             );
+        }
+    }
+
+    /// The deviation `spot - r * live` in millionths of an executor.
+    fn deviation(ratio: Ratio, counts: LiveCounts) -> i128 {
+        i128::from(counts.spot) * i128::from(DENOMINATOR)
+            - i128::from(ratio.millionths()) * i128::from(counts.total())
+    }
+
+    proptest::proptest! {
+        /// Whatever the sequence answers: inside the band from -1 to +2 a job
+        /// stays inside; outside it, every admission moves it toward the
+        /// band by `1 - r` or `r`.
+        #[test]
+        fn the_band_holds_and_is_returned_to(
+            millionths in 0..=DENOMINATOR,
+            spot in 0_u64..400,
+            on_demand in 0_u64..400,
+            sequence_spot: bool,
+        ) {
+            let ratio = Ratio::from_millionths(millionths).unwrap();
+            let counts = live(spot, on_demand);
+            let sequence = if sequence_spot { Spot } else { OnDemand };
+            let mut after = counts;
+            match steer(sequence, ratio, counts).0 {
+                Spot => after.spot += 1,
+                OnDemand => after.on_demand += 1,
+            }
+            let q = i128::from(DENOMINATOR);
+            let p = i128::from(millionths);
+            let (before, now) = (deviation(ratio, counts), deviation(ratio, after));
+            if (-q..=2 * q).contains(&before) {
+                proptest::prop_assert!((-q..=2 * q).contains(&now), "{before} -> {now}");
+            } else if before > 2 * q {
+                proptest::prop_assert_eq!(now, before - p);
+            } else {
+                proptest::prop_assert_eq!(now, before + q - p);
+            }
         }
     }
 }
