@@ -12,8 +12,8 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use wapc::WapcHost;
 use wasmtime_provider::WasmtimeEngineProvider;
 
@@ -30,6 +30,15 @@ pub struct SettingsValidation {
     /// Why they are not; the policy may leave it out.
     #[serde(default)]
     pub message: Option<String>,
+}
+
+/// The payload of a `validate` call.
+#[derive(Serialize)]
+struct ValidatePayload<'a> {
+    /// The AdmissionRequest.
+    request: &'a Value,
+    /// The policy's settings.
+    settings: &'a Map<String, Value>,
 }
 
 /// A fresh, initialised instance of a policy module.
@@ -88,11 +97,16 @@ impl Instance {
         request: &AdmissionRequest,
     ) -> AdmissionResponse {
         let uid = request.uid();
-        let payload = json!({
-            "request": request.as_json(),
-            "settings": settings.to_value(),
+        // Written straight from the request, as policy-server serialises the
+        // request it holds; copying it into a new tree first would add a
+        // cost per request that no real host pays. Writing out JSON values
+        // cannot fail; if it did, the guest would answer the empty payload
+        // with its parse error.
+        let payload = serde_json::to_string(&ValidatePayload {
+            request: request.as_json(),
+            settings: settings.as_object(),
         })
-        .to_string();
+        .unwrap_or_default();
 
         match self.host.call("validate", payload.as_bytes()) {
             Ok(answer) => match serde_json::from_slice::<ValidationResponse>(&answer) {

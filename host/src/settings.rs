@@ -70,6 +70,11 @@ impl PolicySettings {
         Value::Object(self.0.clone())
     }
 
+    /// The settings' keys and values, borrowed.
+    pub fn as_object(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
     /// The settings' keys and values.
     pub fn into_object(self) -> Map<String, Value> {
         self.0
