@@ -42,9 +42,12 @@ policy.wasm: $(POLICY_SOURCES)
 annotated-policy.wasm: policy.wasm policy-metadata.yml README.md | host
 	$(KWCTL) annotate -m policy-metadata.yml -u README.md -o $@ policy.wasm
 
+# The host, built as `cargo test --workspace` builds it: every package with
+# its tests, so one feature set. Building the host alone would unify
+# features differently and compile wasmtime a second time in `make check`.
 .PHONY: host
 host:
-	$(CARGO) build -p spot-balancer-host
+	$(CARGO) build --workspace --tests
 
 # Plays a 200-executor job losing ten spot nodes in every placement mode,
 # side by side: id-only and kubernetes, and redis on a throwaway
@@ -74,6 +77,12 @@ e2e-tests: policy.wasm annotated-policy.wasm host
 
 .PHONY: check
 check: setup test e2e-tests
+
+# Measures one admission against the baselines and the module's size under
+# several release profiles; rewrites BENCHMARKS.md.
+.PHONY: bench
+bench: setup
+	./scripts/bench
 
 .PHONY: push
 push: annotated-policy.wasm
