@@ -12,7 +12,12 @@
 //!
 //! The tree is the same one a full parse gives, minus the members kept as
 //! text: keys in their order, a repeated key keeping its first place and
-//! its last value, numbers exact.
+//! its last value, numbers exact. A payload is refused exactly when a full
+//! parse refuses it, with the same error: serde_json checks the text of a
+//! member it skips, but not how deeply it nests nor whether its `\u`
+//! escapes pair up, so a member nested near serde_json's limit or holding
+//! a surrogate escape sends the payload through a full parse as well, and
+//! so does any error, for the full parse's exact message.
 
 use indexmap::IndexMap;
 use serde::de::value::SeqAccessDeserializer;
@@ -21,7 +26,12 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
+use std::cell::Cell;
 use std::fmt;
+
+/// How deeply serde_json lets containers nest: the 128th container within
+/// one another is refused.
+const NESTING_LIMIT: usize = 127;
 
 /// The key under which serde_json, with `arbitrary_precision`, hands a
 /// number to a visitor: a one-entry map holding the number's digits.
@@ -54,8 +64,33 @@ impl<'a> Sparse<'a> {
 /// serde_json's error when the payload is not one JSON document; it is the
 /// error a full parse would give.
 pub fn parse(payload: &[u8]) -> Result<Sparse<'_>, serde_json::Error> {
+    let doubtful = Cell::new(false);
+    let parsed = sparse_parse(payload, &doubtful);
+    match parsed {
+        Ok(sparse) if !doubtful.get() => Ok(sparse),
+        // Only a full tree checks nesting and escapes: skipping does not.
+        Ok(sparse) => serde_json::from_slice::<Value>(payload).map(|_| sparse),
+        // A refusal the full parse does not share would be this parser's
+        // mistake: the full tree, with nothing kept as text, is the answer.
+        Err(_) => serde_json::from_slice::<Value>(payload).map(|view| Sparse {
+            view,
+            shape: Shape::Parsed,
+        }),
+    }
+}
+
+/// Parses `payload` sparsely; sets `doubtful` when a member kept as text
+/// may hold what a full parse refuses.
+fn sparse_parse<'a>(
+    payload: &'a [u8],
+    doubtful: &Cell<bool>,
+) -> Result<Sparse<'a>, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_slice(payload);
-    let node = NodeSeed(Level::Payload).deserialize(&mut deserializer)?;
+    let node = NodeSeed {
+        level: Level::Payload,
+        doubtful,
+    }
+    .deserialize(&mut deserializer)?;
     deserializer.end()?;
     let (shape, view) = split(node);
     Ok(Sparse {
@@ -91,6 +126,16 @@ enum Member {
 }
 
 impl Level {
+    /// How many containers hold a member of an object at this level.
+    fn enclosing(self) -> usize {
+        match self {
+            Level::Payload => 1,
+            Level::Request => 2,
+            Level::Pod => 3,
+            Level::Metadata | Level::Spec => 4,
+        }
+    }
+
     /// How the member `key` of an object at this level is parsed.
     fn member(self, key: &str) -> Member {
         match (self, key) {
@@ -119,21 +164,27 @@ enum Node<'a> {
 }
 
 /// Parses one value at a level.
-struct NodeSeed(Level);
+#[derive(Clone, Copy)]
+struct NodeSeed<'c> {
+    /// Where the value is.
+    level: Level,
+    /// Set when a member kept as text may hold what a full parse refuses.
+    doubtful: &'c Cell<bool>,
+}
 
-impl<'de> DeserializeSeed<'de> for NodeSeed {
+impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
     type Value = Node<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node<'de>, D::Error> {
-        deserializer.deserialize_any(NodeVisitor(self.0))
+        deserializer.deserialize_any(NodeVisitor(self))
     }
 }
 
 /// Builds a [`Node`]: member by member for an object, whole for anything
 /// else, which the policy treats as a malformed payload anyway.
-struct NodeVisitor(Level);
+struct NodeVisitor<'c>(NodeSeed<'c>);
 
-impl<'de> Visitor<'de> for NodeVisitor {
+impl<'de> Visitor<'de> for NodeVisitor<'_> {
     type Value = Node<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -182,18 +233,72 @@ impl<'de> Visitor<'de> for NodeVisitor {
             let number = digits.parse::<Number>().map_err(de::Error::custom)?;
             return Ok(Node::Value(Value::Number(number)));
         }
+        let NodeSeed { level, doubtful } = self.0;
         let mut key = Some(first);
         while let Some(name) = key {
-            let node = match self.0.member(&name) {
-                Member::Text => Node::Text(map.next_value()?),
+            let node = match level.member(&name) {
+                Member::Text => {
+                    let text: &RawValue = map.next_value()?;
+                    if nests_as_deep_as(text.get(), NESTING_LIMIT - level.enclosing())
+                        || has_surrogate_escape(text.get())
+                    {
+                        doubtful.set(true);
+                    }
+                    Node::Text(text)
+                }
                 Member::Parsed => Node::Value(map.next_value()?),
-                Member::Nested(level) => map.next_value_seed(NodeSeed(level))?,
+                Member::Nested(level) => map.next_value_seed(NodeSeed { level, doubtful })?,
             };
             members.insert(name, node);
             key = map.next_key()?;
         }
         Ok(Node::Object(members))
     }
+}
+
+/// Whether the JSON `text` nests containers `limit` deep: as deep as
+/// serde_json allows there, which a full parse then checks, or deeper.
+fn nests_as_deep_as(text: &str, limit: usize) -> bool {
+    let bytes = text.as_bytes();
+    // Fewer brackets than the limit cannot nest that deep.
+    if bytes.iter().filter(|&&b| b == b'[' || b == b'{').count() < limit {
+        return false;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0_usize, false, false);
+    for &byte in bytes {
+        match (in_string, byte) {
+            (true, _) if escaped => escaped = false,
+            (true, b'\\') => escaped = true,
+            (_, b'"') => in_string = !in_string,
+            (false, b'[' | b'{') => {
+                depth += 1;
+                if depth >= limit {
+                    return true;
+                }
+            }
+            (false, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether the JSON `text` may hold a `\u` escape of a UTF-16 surrogate,
+/// which a full parse refuses unless it is half of a pair. An escaped
+/// backslash before `u` also counts: a doubt costs only a full parse.
+fn has_surrogate_escape(text: &str) -> bool {
+    text.contains("\\u")
+        && text.as_bytes().windows(4).any(|window| {
+            matches!(
+                window,
+                [
+                    b'\\',
+                    b'u',
+                    b'd' | b'D',
+                    b'8' | b'9' | b'a'..=b'f' | b'A'..=b'F',
+                ]
+            )
+        })
 }
 
 /// Where the members kept as text belong in a parsed tree.
@@ -366,13 +471,39 @@ mod tests {
         }
     }
 
+    /// A payload whose spec's `containers` nests `depth` lists deep.
+    fn nested_containers(depth: usize) -> String {
+        format!(
+            r#"{{"request": {{"object": {{"spec": {{"containers": {}"x"{}}}}}}}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        )
+    }
+
     #[test]
     fn errors_are_those_of_a_full_parse() {
+        let limit = NESTING_LIMIT - Level::Spec.enclosing();
+        let (deepest, too_deep) = (nested_containers(limit), nested_containers(limit + 1));
+        let containers = |value: &str| {
+            format!(r#"{{"request": {{"object": {{"spec": {{"containers": [{value}]}}}}}}}}"#)
+        };
+        let (lone_high, lone_low, pair, control) = (
+            containers(r#""\ud800x""#),
+            containers(r#""\udc00""#),
+            containers(r#""\ud83d\ude00""#),
+            containers("\"a\u{1}\""),
+        );
         for payload in [
             r#"{"request": {"object": {"spec": {"a": }}}}"#,
             "{} x",
             "",
             "[1,",
+            &deepest,
+            &too_deep,
+            &lone_high,
+            &lone_low,
+            &pair,
+            &control,
         ] {
             let sparse = parse(payload.as_bytes()).err().map(|e| e.to_string());
             let full = serde_json::from_str::<Value>(payload)
@@ -380,5 +511,22 @@ mod tests {
                 .map(|e| e.to_string());
             assert_eq!(sparse, full, "{payload}");
         }
+    }
+
+    #[test]
+    fn nesting_is_measured_outside_strings() {
+        assert!(nests_as_deep_as("[[[]]]", 3));
+        assert!(!nests_as_deep_as("[[[]]]", 4));
+        assert!(!nests_as_deep_as(r#"["[[[[", {"a": "\\"}, "\"[[["]"#, 3));
+        assert!(nests_as_deep_as(r#"[{"a": "]]\"]"}, [[1]]]"#, 3));
+    }
+
+    #[test]
+    fn the_deepest_member_a_full_parse_allows_is_kept() {
+        let limit = NESTING_LIMIT - Level::Spec.enclosing();
+        let payload = nested_containers(limit);
+        assert!(serde_json::from_str::<Value>(&payload).is_ok());
+        assert!(parse(payload.as_bytes()).is_ok());
+        assert!(parse(nested_containers(limit + 1).as_bytes()).is_err());
     }
 }
