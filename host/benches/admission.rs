@@ -127,6 +127,9 @@ fn admissions(c: &mut Criterion) {
         );
         admission(c, &case("policy"), &policy, &executor, Expect::Patched);
         host_patch(c, &case("host_patch"), &policy, &executor);
+        if size == "small" {
+            profile_variants(c, &executor);
+        }
     }
 }
 
@@ -146,20 +149,20 @@ fn host_patch(c: &mut Criterion, name: &str, module: &Module, request: &Admissio
     c.bench_function(name, |b| b.iter(|| patch(&answer)));
 }
 
-/// The small executor on the builds named in [`VARIANTS_VARIABLE`].
-fn profile_variants(c: &mut Criterion) {
+/// The small executor on the builds named in [`VARIANTS_VARIABLE`], right
+/// after the shipped build, so that they are measured under the same load.
+fn profile_variants(c: &mut Criterion, small: &AdmissionRequest) {
     let Some(variants) = std::env::var_os(VARIANTS_VARIABLE) else {
         return;
     };
     let variants = variants.to_string_lossy().into_owned();
-    let small = fixture("executor-small-create.json");
     for variant in variants.split(',').filter(|variant| !variant.is_empty()) {
         let (name, path) = variant
             .split_once('=')
             .unwrap_or_else(|| panic!("{VARIANTS_VARIABLE}: {variant} is not name=path"));
         let module = Module::policy_at(Path::new(path), "{}");
         let case = format!("variant_{name}_small_executor");
-        admission(c, &case, &module, &small, Expect::Patched);
+        admission(c, &case, &module, small, Expect::Patched);
     }
 }
 
@@ -191,6 +194,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(5));
-    targets = admissions, redis_live, profile_variants
+    targets = admissions, redis_live
 }
 criterion_main!(benches);
