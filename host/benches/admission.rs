@@ -25,6 +25,10 @@
 //!   of spot-balancer, named in `SPOT_BALANCER_BENCH_VARIANTS` as
 //!   `name=path,name=path`, to compare release profiles.
 //!
+//! With `SPOT_BALANCER_BENCH_PAIRED` naming a file, the run ends with
+//! ratios measured in pairs (see `support::paired`), the two modules taking
+//! turns on the same request, written to that file one pair a line.
+//!
 //! Every answer is checked: a case whose request took another path (a
 //! fallback, a lost mutation) fails instead of measuring it.
 //! `scripts/bench` builds the modules, runs this and writes
@@ -39,8 +43,12 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use spot_balancer_host::capability::{RedisCapability, RedisConfig};
 use spot_balancer_host::{AdmissionRequest, AdmissionResponse, ValidationResponse};
+use support::paired::{self, Side};
 use support::redis_server::RedisServer;
 use support::{Expect, Module, fixture};
+
+/// The file paired ratios are written to; none are measured without it.
+const PAIRED_VARIABLE: &str = "SPOT_BALANCER_BENCH_PAIRED";
 
 /// Other builds of spot-balancer to measure, as `name=path,name=path`.
 const VARIANTS_VARIABLE: &str = "SPOT_BALANCER_BENCH_VARIANTS";
@@ -152,18 +160,100 @@ fn host_patch(c: &mut Criterion, name: &str, module: &Module, request: &Admissio
 /// The small executor on the builds named in [`VARIANTS_VARIABLE`], right
 /// after the shipped build, so that they are measured under the same load.
 fn profile_variants(c: &mut Criterion, small: &AdmissionRequest) {
-    let Some(variants) = std::env::var_os(VARIANTS_VARIABLE) else {
-        return;
-    };
-    let variants = variants.to_string_lossy().into_owned();
-    for variant in variants.split(',').filter(|variant| !variant.is_empty()) {
-        let (name, path) = variant
-            .split_once('=')
-            .unwrap_or_else(|| panic!("{VARIANTS_VARIABLE}: {variant} is not name=path"));
-        let module = Module::policy_at(Path::new(path), "{}");
+    for (name, path) in variants() {
+        let module = Module::policy_at(Path::new(&path), "{}");
         let case = format!("variant_{name}_small_executor");
         admission(c, &case, &module, small, Expect::Patched);
     }
+}
+
+/// Ratios measured in pairs, written to the file [`PAIRED_VARIABLE`] names
+/// as lines of `<pair> <median> <first quartile> <third quartile>`.
+fn paired_ratios(_: &mut Criterion) {
+    let Some(path) = std::env::var_os(PAIRED_VARIABLE) else {
+        return;
+    };
+    let baseline = Module::baseline();
+    let mutating_baseline = Module::mutating_baseline();
+    let policy = Module::policy("{}", None);
+    let side = |module, expect| Side { module, expect };
+    let (baseline, mutating_baseline, policy) = (
+        side(&baseline, Expect::Unchanged),
+        side(&mutating_baseline, Expect::Patched),
+        side(&policy, Expect::Patched),
+    );
+
+    let mut pairs = vec![(
+        "policy_non_spark_pod/baseline".to_owned(),
+        paired::ratio(
+            &baseline,
+            &side(policy.module, Expect::Unchanged),
+            &fixture("non-spark-pod-create.json"),
+        ),
+    )];
+    for (size, file) in [
+        ("small", "executor-small-create.json"),
+        ("large", "executor-large-create.json"),
+    ] {
+        let executor = fixture(file);
+        let name = |first: &str, second: &str| format!("{second}_{size}_executor/{first}");
+        pairs.extend([
+            (
+                name("baseline", "mutating_baseline"),
+                paired::ratio(&baseline, &mutating_baseline, &executor),
+            ),
+            (
+                name("baseline", "policy"),
+                paired::ratio(&baseline, &policy, &executor),
+            ),
+            (
+                name("mutating_baseline", "policy"),
+                paired::ratio(&mutating_baseline, &policy, &executor),
+            ),
+        ]);
+    }
+
+    let small = fixture("executor-small-create.json");
+    for (name, path) in variants() {
+        let module = Module::policy_at(Path::new(&path), "{}");
+        let variant = Side {
+            module: &module,
+            expect: Expect::Patched,
+        };
+        pairs.push((
+            format!("variant_{name}_small_executor/policy"),
+            paired::ratio(&policy, &variant, &small),
+        ));
+    }
+
+    let lines: String = pairs
+        .iter()
+        .map(|(name, ratio)| {
+            format!(
+                "{name} {:.4} {:.4} {:.4}\n",
+                ratio.median, ratio.lower, ratio.upper
+            )
+        })
+        .collect();
+    std::fs::write(&path, lines).unwrap_or_else(|e| panic!("cannot write {path:?}: {e}"));
+}
+
+/// The builds named in [`VARIANTS_VARIABLE`], as names and paths.
+fn variants() -> Vec<(String, String)> {
+    let Some(variants) = std::env::var_os(VARIANTS_VARIABLE) else {
+        return Vec::new();
+    };
+    variants
+        .to_string_lossy()
+        .split(',')
+        .filter(|variant| !variant.is_empty())
+        .map(|variant| {
+            let (name, path) = variant
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{VARIANTS_VARIABLE}: {variant} is not name=path"));
+            (name.to_owned(), path.to_owned())
+        })
+        .collect()
 }
 
 /// The Redis live mode against a server of the bench's own.
@@ -194,6 +284,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(5));
-    targets = admissions, redis_live
+    targets = admissions, redis_live, paired_ratios
 }
 criterion_main!(benches);

@@ -12,6 +12,7 @@
 //! every instance, as `kwctl run` does once per run, which policy-server
 //! does not do per request.
 
+pub mod paired;
 pub mod redis_server;
 
 use std::path::{Path, PathBuf};
