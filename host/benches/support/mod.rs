@@ -13,6 +13,10 @@
 //! does not do per request.
 
 pub mod paired;
+/// The `redis-server` the Redis tests run, shared rather than copied; the
+/// bench only starts one and reads its URL.
+#[allow(dead_code)]
+#[path = "../../tests/redis_support/server.rs"]
 pub mod redis_server;
 
 use std::path::{Path, PathBuf};
