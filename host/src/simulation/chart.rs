@@ -9,8 +9,11 @@
 //! colour per mode. The x axis counts events, since several can share a
 //! step.
 
+use std::ops::Range;
 use std::path::Path;
 
+use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use thiserror::Error;
 
@@ -39,21 +42,10 @@ const SIZE: (u32, u32) = (1000, 700);
 ///
 /// [`ChartError`] when plotters cannot draw or write the file.
 pub fn write_svg(report: &Report, title: &str, path: &Path) -> Result<(), ChartError> {
-    let error = |e: &dyn std::fmt::Display| ChartError {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
-
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| error(&e))?;
-    let root = root
-        .titled(title, ("sans-serif", 22))
-        .map_err(|e| error(&e))?;
-    let (upper, lower) = root.split_vertically(SIZE.1 * 3 / 5);
-
-    draw_counts(report, &upper).map_err(|e| error(&e))?;
-    draw_deviation(report, &lower).map_err(|e| error(&e))?;
-    root.present().map_err(|e| error(&e))
+    write_panels(path, title, SIZE.1 * 3 / 5, |upper, lower| {
+        draw_counts(report, upper)?;
+        draw_deviation(report, lower)
+    })
 }
 
 /// Writes the chart of `comparison` to `path`, titled with `title`; a
@@ -70,32 +62,93 @@ pub fn write_comparison_svg(
     if let [run] = comparison.runs.as_slice() {
         return write_svg(&run.report, title, path);
     }
-    let error = |e: &dyn std::fmt::Display| ChartError {
+    let lines = mode_lines(comparison);
+    let ratio = comparison.runs.first().map_or(0.0, |run| run.report.ratio);
+    write_panels(path, title, SIZE.1 / 2, |upper, lower| {
+        draw_shares(&lines, ratio, upper)?;
+        draw_deviations(&lines, lower)
+    })
+}
+
+/// A panel of the chart, drawn on the SVG backend.
+type Panel<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// What drawing on a panel may fail with.
+type DrawError = DrawingAreaErrorKind<<SVGBackend<'static> as DrawingBackend>::ErrorType>;
+
+/// Writes an SVG chart to `path`, titled with `title`, whose upper panel
+/// is `upper_height` pixels high; `draw` fills the two panels.
+fn write_panels(
+    path: &Path,
+    title: &str,
+    upper_height: u32,
+    draw: impl FnOnce(&Panel, &Panel) -> Result<(), DrawError>,
+) -> Result<(), ChartError> {
+    let error = |e: DrawError| ChartError {
         path: path.display().to_string(),
         reason: e.to_string(),
     };
-
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| error(&e))?;
-    let root = root
-        .titled(title, ("sans-serif", 22))
-        .map_err(|e| error(&e))?;
-    let (upper, lower) = root.split_vertically(SIZE.1 / 2);
+    root.fill(&WHITE).map_err(error)?;
+    let root = root.titled(title, ("sans-serif", 22)).map_err(error)?;
+    let (upper, lower) = root.split_vertically(upper_height);
+    draw(&upper, &lower).map_err(error)?;
+    root.present().map_err(error)
+}
 
-    let lines = mode_lines(comparison);
-    let ratio = comparison.runs.first().map_or(0.0, |run| run.report.ratio);
-    draw_shares(&lines, ratio, &upper).map_err(|e| error(&e))?;
-    draw_deviations(&lines, &lower).map_err(|e| error(&e))?;
-    root.present().map_err(|e| error(&e))
+/// A chart on `area` over `xs` by `ys`, its mesh drawn, the x axis
+/// counting events and the y axis described by `y_desc` with labels from
+/// `y_label`.
+fn chart_on<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    xs: Range<f64>,
+    ys: Range<f64>,
+    y_desc: &str,
+    y_label: fn(&f64) -> String,
+) -> Result<Chart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(xs, ys)?;
+    chart
+        .configure_mesh()
+        .x_desc("event")
+        .y_desc(y_desc)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&y_label)
+        .draw()?;
+    Ok(chart)
+}
+
+/// A chart with `f64` on both axes.
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Draws the legend of `chart` at `position`, on a pale box.
+fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    position: SeriesLabelPosition,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(position)
+        .draw()
+}
+
+/// The legend mark of a line drawn in `style`.
+fn legend_mark(style: ShapeStyle) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style)
 }
 
 /// The x range: one unit per event, at least one.
-fn events(report: &Report) -> std::ops::Range<f64> {
+fn events(report: &Report) -> Range<f64> {
     x_range(report.rows.len())
 }
 
 /// The x range for `count` events: one unit per event, at least one.
-fn x_range(count: usize) -> std::ops::Range<f64> {
+fn x_range(count: usize) -> Range<f64> {
     0.0..(count.max(2) - 1) as f64
 }
 
@@ -148,21 +201,12 @@ fn mode_lines(comparison: &Comparison) -> Vec<ModeLine> {
 fn draw_shares<DB: DrawingBackend>(
     lines: &[ModeLine],
     ratio: f64,
-    area: &DrawingArea<DB, plotters::coord::Shift>,
+    area: &DrawingArea<DB, Shift>,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let xs = x_range(lines.first().map_or(0, |line| line.events));
-    let mut chart = ChartBuilder::on(area)
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(50)
-        .build_cartesian_2d(xs.clone(), 0.0..100.0)?;
-    chart
-        .configure_mesh()
-        .x_desc("event")
-        .y_desc("live on spot (%)")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .draw()?;
+    let mut chart = chart_on(area, xs.clone(), 0.0..100.0, "live on spot (%)", |y| {
+        format!("{y:.0}")
+    })?;
 
     let target = 100.0 * ratio;
     chart
@@ -171,27 +215,22 @@ fn draw_shares<DB: DrawingBackend>(
             BLACK.stroke_width(2),
         ))?
         .label(format!("target share ({target:.1}%)"))
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
+        .legend(legend_mark(BLACK.stroke_width(2)));
     for line in lines {
         let style = line.colour.stroke_width(line.width);
         let points = line.points.iter().map(|&(x, share, _)| (x, share));
         chart
             .draw_series(LineSeries::new(points, style))?
             .label(format!("{}: live spot share", line.name))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            .legend(legend_mark(style));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
 }
 
 /// Draws each mode's live spot minus target, in executors.
 fn draw_deviations<DB: DrawingBackend>(
     lines: &[ModeLine],
-    area: &DrawingArea<DB, plotters::coord::Shift>,
+    area: &DrawingArea<DB, Shift>,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let xs = x_range(lines.first().map_or(0, |line| line.events));
     let span = lines
@@ -199,18 +238,13 @@ fn draw_deviations<DB: DrawingBackend>(
         .flat_map(|line| line.points.iter().map(|&(_, _, deviation)| deviation.abs()))
         .fold(1.0, f64::max)
         * 1.1;
-    let mut chart = ChartBuilder::on(area)
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(50)
-        .build_cartesian_2d(xs.clone(), -span..span)?;
-    chart
-        .configure_mesh()
-        .x_desc("event")
-        .y_desc("spot − target (executors)")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:+.0}"))
-        .draw()?;
+    let mut chart = chart_on(
+        area,
+        xs.clone(),
+        -span..span,
+        "spot − target (executors)",
+        |y| format!("{y:+.0}"),
+    )?;
 
     chart.draw_series(LineSeries::new(
         [(xs.start, 0.0), (xs.end, 0.0)],
@@ -222,35 +256,21 @@ fn draw_deviations<DB: DrawingBackend>(
         chart
             .draw_series(LineSeries::new(points, style))?
             .label(format!("{}: live spot − target", line.name))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            .legend(legend_mark(style));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 /// Draws live, live spot and target spot executors.
 fn draw_counts<DB: DrawingBackend>(
     report: &Report,
-    area: &DrawingArea<DB, plotters::coord::Shift>,
+    area: &DrawingArea<DB, Shift>,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     // Room above the live line for the legend.
     let top = report.rows.iter().map(|r| r.live).max().unwrap_or(1).max(1) as f64 * 1.35;
-    let mut chart = ChartBuilder::on(area)
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(50)
-        .build_cartesian_2d(events(report), 0.0..top)?;
-    chart
-        .configure_mesh()
-        .x_desc("event")
-        .y_desc("executors")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .draw()?;
+    let mut chart = chart_on(area, events(report), 0.0..top, "executors", |y| {
+        format!("{y:.0}")
+    })?;
 
     let series: [Series; 3] = [
         ("live executors", BLACK, |r| r.live as f64),
@@ -266,22 +286,15 @@ fn draw_counts<DB: DrawingBackend>(
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))?
             .label(label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+            .legend(legend_mark(color.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 /// Draws live spot minus target, in executors.
 fn draw_deviation<DB: DrawingBackend>(
     report: &Report,
-    area: &DrawingArea<DB, plotters::coord::Shift>,
+    area: &DrawingArea<DB, Shift>,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let span = report
         .rows
@@ -289,18 +302,9 @@ fn draw_deviation<DB: DrawingBackend>(
         .map(|r| r.deviation().abs())
         .fold(1.0, f64::max)
         * 1.1;
-    let mut chart = ChartBuilder::on(area)
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(50)
-        .build_cartesian_2d(events(report), -span..span)?;
-    chart
-        .configure_mesh()
-        .x_desc("event")
-        .y_desc("spot − target")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:+.0}"))
-        .draw()?;
+    let mut chart = chart_on(area, events(report), -span..span, "spot − target", |y| {
+        format!("{y:+.0}")
+    })?;
 
     let zero = events(report);
     chart.draw_series(LineSeries::new(
@@ -315,7 +319,7 @@ fn draw_deviation<DB: DrawingBackend>(
     chart
         .draw_series(LineSeries::new(points, RED.stroke_width(2)))?
         .label("live spot − target (executors)")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+        .legend(legend_mark(RED.stroke_width(2)));
     // The legend goes on the side the curve ends away from.
     let ends_below = report.rows.last().is_some_and(|row| row.deviation() < 0.0);
     let position = if ends_below {
@@ -323,12 +327,7 @@ fn draw_deviation<DB: DrawingBackend>(
     } else {
         SeriesLabelPosition::LowerRight
     };
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(position)
-        .draw()
+    draw_legend(&mut chart, position)
 }
 
 #[cfg(test)]
