@@ -110,6 +110,28 @@ fn held(deviation: f64) -> bool {
 
 /// The CSV written by a comparison, as one map of column to value per
 /// line.
+/// Runs `spot-balancer-host simulate` with `args` on spot-balancer, writing
+/// `csv` and `svg`, and returns what it printed; fails the test if the
+/// command fails.
+fn simulate_to(args: &[&str], csv: &std::path::Path, svg: &std::path::Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_spot-balancer-host"))
+        .arg("simulate")
+        .args(args)
+        .arg("--csv")
+        .arg(csv)
+        .arg("--svg")
+        .arg(svg)
+        .arg(policy_module("spot-balancer"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
 fn read_csv(path: &std::path::Path) -> Vec<BTreeMap<String, String>> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
@@ -190,32 +212,18 @@ fn the_command_prints_the_table_and_writes_csv_and_svg() {
     let dir = tempfile::tempdir().unwrap();
     let (csv, svg) = (dir.path().join("run.csv"), dir.path().join("run.svg"));
 
-    let output = Command::new(env!("CARGO_BIN_EXE_spot-balancer-host"))
-        .args([
-            "simulate",
+    let stdout = simulate_to(
+        &[
             "--executors",
             "40",
             "--interruptions",
             "3",
             "--node-size",
             "4",
-        ])
-        .args([
-            "--csv".as_ref(),
-            csv.as_os_str(),
-            "--svg".as_ref(),
-            svg.as_os_str(),
-        ])
-        .arg(policy_module("spot-balancer"))
-        .output()
-        .unwrap();
-
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        ],
+        &csv,
+        &svg,
     );
-    let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(stdout.contains("target spot share: 50.0%"), "{stdout}");
     assert!(stdout.contains("largest live deviation: "), "{stdout}");
     let lines = std::fs::read_to_string(&csv).unwrap().lines().count();
@@ -290,26 +298,23 @@ fn redis_live_counts_hold_the_live_share_where_id_only_drifts() {
     let dir = tempfile::tempdir().unwrap();
     let (csv, svg) = (dir.path().join("modes.csv"), dir.path().join("modes.svg"));
 
-    let output = Command::new(env!("CARGO_BIN_EXE_spot-balancer-host"))
-        .args(["simulate", "--executors", "200", "--interruptions", "10"])
-        .args(["--interruption-interval", "2", "--node-size", "8"])
-        .args(["--redis-url", &server.url()])
-        .args([
-            "--csv".as_ref(),
-            csv.as_os_str(),
-            "--svg".as_ref(),
-            svg.as_os_str(),
-        ])
-        .arg(policy_module("spot-balancer"))
-        .output()
-        .unwrap();
-
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let url = server.url();
+    let stdout = simulate_to(
+        &[
+            "--executors",
+            "200",
+            "--interruptions",
+            "10",
+            "--interruption-interval",
+            "2",
+            "--node-size",
+            "8",
+            "--redis-url",
+            &url,
+        ],
+        &csv,
+        &svg,
     );
-    let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(stdout.contains("\nid-only:\n"), "{stdout}");
     assert!(stdout.contains("\nredis:\n"), "{stdout}");
     // The DELETE reviews brought Redis's counts down to the cluster's.
