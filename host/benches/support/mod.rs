@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use spot_balancer_host::capability::{
-    ContextAwareAccess, Dispatcher, GuestLog, KUBERNETES_NAMESPACE, KUBEWARDEN_BINDING, Kubernetes,
-    NoCluster, RedisCapability, TRACING_NAMESPACE,
+    ContextAwareAccess, Dispatcher, GuestLog, Kubernetes, NoCluster, RedisCapability,
+    kubewarden_dispatcher,
 };
 use spot_balancer_host::{AdmissionRequest, AdmissionResponse, Policy, PolicySettings};
 
@@ -174,19 +174,10 @@ impl Module {
 /// The capabilities `kwctl run` serves, logs discarded and no cluster, as
 /// `host run` wires them, plus `redis` when given.
 fn dispatcher(redis: Option<RedisCapability>) -> Arc<Dispatcher> {
-    let mut dispatcher = Dispatcher::new();
     let logs = Arc::new(Mutex::new(std::io::sink()));
-    dispatcher
-        .register(
-            KUBEWARDEN_BINDING,
-            TRACING_NAMESPACE,
-            GuestLog::new("bench", logs),
-        )
-        .expect("the first registration of a pair succeeds");
     let kubernetes = Kubernetes::new(ContextAwareAccess::Denied, Arc::new(NoCluster));
-    dispatcher
-        .register(KUBEWARDEN_BINDING, KUBERNETES_NAMESPACE, kubernetes)
-        .expect("the first registration of a pair succeeds");
+    let mut dispatcher = kubewarden_dispatcher(GuestLog::new("bench", logs), kubernetes)
+        .expect("a fresh dispatcher takes Kubewarden's capabilities");
     if let Some(redis) = redis {
         redis
             .register(&mut dispatcher)

@@ -48,6 +48,24 @@ pub use log::{GuestLog, LogSink};
 
 use thiserror::Error;
 
+/// A dispatcher serving Kubewarden's own capabilities, as `kwctl run` and
+/// policy-server do: the guest's log lines to `log`, Kubernetes lookups to
+/// `kubernetes`. Other capabilities are registered on it afterwards.
+///
+/// # Errors
+///
+/// None in practice: the two pairs are distinct on a fresh dispatcher. The
+/// result is [`Dispatcher::register`]'s.
+pub fn kubewarden_dispatcher(
+    log: GuestLog,
+    kubernetes: Kubernetes,
+) -> Result<Dispatcher, CapabilityError> {
+    let mut dispatcher = Dispatcher::new();
+    dispatcher.register(KUBEWARDEN_BINDING, TRACING_NAMESPACE, log)?;
+    dispatcher.register(KUBEWARDEN_BINDING, KUBERNETES_NAMESPACE, kubernetes)?;
+    Ok(dispatcher)
+}
+
 /// The binding of Kubewarden's own host capabilities.
 pub const KUBEWARDEN_BINDING: &str = "kubewarden";
 

@@ -14,8 +14,8 @@ use clap::Args;
 
 use super::CliError;
 use crate::capability::{
-    ContextAwareAccess, Dispatcher, GuestLog, KUBERNETES_NAMESPACE, KUBEWARDEN_BINDING, Kubernetes,
-    KubernetesBackend, NoCluster, RedisCapability, RedisConfig, TRACING_NAMESPACE,
+    ContextAwareAccess, GuestLog, Kubernetes, KubernetesBackend, NoCluster, RedisCapability,
+    RedisConfig, kubewarden_dispatcher,
 };
 use crate::policy::Policy;
 use crate::replay::ReplaySession;
@@ -89,15 +89,8 @@ impl RunArgs {
         let policy = Policy::from_uri(&self.uri)?;
         let access = ContextAwareAccess::from_metadata(self.allow_context_aware, policy.metadata());
 
-        let mut dispatcher = Dispatcher::new();
-        dispatcher.register(
-            KUBEWARDEN_BINDING,
-            TRACING_NAMESPACE,
+        let mut dispatcher = kubewarden_dispatcher(
             GuestLog::stderr(policy.id()),
-        )?;
-        dispatcher.register(
-            KUBEWARDEN_BINDING,
-            KUBERNETES_NAMESPACE,
             Kubernetes::new(access, backend),
         )?;
         if let Some(url) = &self.redis_url {

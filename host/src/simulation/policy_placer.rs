@@ -30,8 +30,8 @@ use super::placement::{
 use super::redis_run::RedisRun;
 use super::scenario::{RatioSource, Scenario};
 use crate::capability::{
-    ContextAwareAccess, Dispatcher, GuestLog, KUBERNETES_NAMESPACE, KUBEWARDEN_BINDING, Kubernetes,
-    LogSink, NoCluster, REDIS_NAMESPACE, RedisConfig, SPOT_BALANCER_BINDING, TRACING_NAMESPACE,
+    ContextAwareAccess, Dispatcher, GuestLog, Kubernetes, LogSink, NoCluster, REDIS_NAMESPACE,
+    RedisConfig, SPOT_BALANCER_BINDING, kubewarden_dispatcher,
 };
 use crate::metadata::ContextAwareResource;
 use crate::policy::Policy;
@@ -111,12 +111,6 @@ impl PolicyPlacer {
         };
         let settings = PolicySettings::from(settings);
 
-        let mut dispatcher = Dispatcher::new();
-        dispatcher.register(
-            KUBEWARDEN_BINDING,
-            TRACING_NAMESPACE,
-            GuestLog::new(policy.id(), guest_log),
-        )?;
         let kubernetes = match &cluster {
             None => Kubernetes::new(ContextAwareAccess::Denied, Arc::new(NoCluster)),
             Some(cluster) => {
@@ -128,7 +122,8 @@ impl PolicyPlacer {
                 Kubernetes::new(access, cluster.clone())
             }
         };
-        dispatcher.register(KUBEWARDEN_BINDING, KUBERNETES_NAMESPACE, kubernetes)?;
+        let mut dispatcher =
+            kubewarden_dispatcher(GuestLog::new(policy.id(), guest_log), kubernetes)?;
         if let Some(run) = &redis {
             dispatcher.register_shared(SPOT_BALANCER_BINDING, REDIS_NAMESPACE, run.capability())?;
         }

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use spot_balancer_host::capability::{
-    ContextAwareAccess, Dispatcher, GuestLog, KUBERNETES_NAMESPACE, KUBEWARDEN_BINDING, Kubernetes,
-    NoCluster, RedisCapability, TRACING_NAMESPACE,
+    ContextAwareAccess, Dispatcher, GuestLog, Kubernetes, NoCluster, RedisCapability,
+    kubewarden_dispatcher,
 };
 use spot_balancer_host::{AdmissionRequest, AdmissionResponse, Policy, PolicySettings};
 
@@ -64,18 +64,9 @@ pub fn live_counts() -> PolicySettings {
 /// A dispatcher serving the Kubewarden logging and Kubernetes capabilities
 /// as `run` does (logs discarded, no cluster) and `redis`.
 pub fn dispatcher(redis: RedisCapability) -> Arc<Dispatcher> {
-    let mut dispatcher = Dispatcher::new();
     let logs = Arc::new(Mutex::new(std::io::sink()));
-    dispatcher
-        .register(
-            KUBEWARDEN_BINDING,
-            TRACING_NAMESPACE,
-            GuestLog::new("spot-balancer", logs),
-        )
-        .expect("first registration");
     let kubernetes = Kubernetes::new(ContextAwareAccess::Denied, Arc::new(NoCluster));
-    dispatcher
-        .register(KUBEWARDEN_BINDING, KUBERNETES_NAMESPACE, kubernetes)
+    let mut dispatcher = kubewarden_dispatcher(GuestLog::new("spot-balancer", logs), kubernetes)
         .expect("first registration");
     redis.register(&mut dispatcher).expect("first registration");
     Arc::new(dispatcher)
