@@ -36,6 +36,7 @@ pub mod cli;
 mod instance;
 pub mod metadata;
 mod policy;
+pub mod registry;
 pub mod replay;
 mod request;
 mod response;

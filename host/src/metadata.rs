@@ -10,7 +10,7 @@
 //! bounds-checked at every step and returns an error, never panics, on a
 //! truncated or malformed module.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -69,6 +69,10 @@ pub struct Metadata {
     /// Whether the policy declares that it mutates; `false` when absent.
     #[serde(default)]
     pub mutating: bool,
+    /// The policy's annotations, as `io.kubewarden.policy.title`; empty
+    /// when absent.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
 }
 
 impl Metadata {
