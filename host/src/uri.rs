@@ -1,8 +1,9 @@
 //! Where a policy module lives: a plain path or a `file://` URI.
 //!
-//! `kwctl run` accepts a local module either way; so does this host. Remote
-//! schemes (`registry://`, `https://`) are refused with an error that names
-//! the scheme, because this host never downloads anything.
+//! `kwctl run` accepts a local module either way; so does this host. Other
+//! schemes are refused here with an error that names the scheme; `run`
+//! pulls `registry://` references before it gets here (see
+//! [`crate::registry`]), and `https://` downloads are not supported.
 
 use std::path::PathBuf;
 
@@ -22,7 +23,10 @@ pub enum UriError {
     },
 
     /// The URI names a scheme this host cannot read from.
-    #[error("unsupported scheme {scheme} in module uri {uri}: only paths and file:// are read")]
+    #[error(
+        "unsupported scheme {scheme} in module uri {uri}: only paths and file:// name a local \
+         module"
+    )]
     UnsupportedScheme {
         /// The location as given.
         uri: String,
@@ -97,12 +101,12 @@ mod tests {
     #[case::registry(
         "registry://ghcr.io/x/policy:v1",
         "unsupported scheme registry in module uri registry://ghcr.io/x/policy:v1: \
-         only paths and file:// are read"
+         only paths and file:// name a local module"
     )]
     #[case::https(
         "https://example.com/p.wasm",
         "unsupported scheme https in module uri https://example.com/p.wasm: \
-         only paths and file:// are read"
+         only paths and file:// name a local module"
     )]
     #[case::remote_file(
         "file://server/share/p.wasm",

@@ -121,9 +121,13 @@ fn the_request_can_come_from_stdin() {
 
 #[rstest]
 #[case::missing_module(&["run", "-r", "REQUEST", "/nonexistent/policy.wasm"], "Error: failed to read policy module /nonexistent/policy.wasm: ")]
-#[case::remote_module(
-    &["run", "-r", "REQUEST", "registry://ghcr.io/x/p:v1"],
-    "Error: unsupported scheme registry in module uri registry://ghcr.io/x/p:v1"
+#[case::https_module(
+    &["run", "-r", "REQUEST", "https://example.com/p.wasm"],
+    "Error: unsupported scheme https in module uri https://example.com/p.wasm"
+)]
+#[case::bad_registry_reference(
+    &["run", "-r", "REQUEST", "registry://ghcr.io/Upper/p:v1"],
+    "Error: registry reference ghcr.io/Upper/p:v1 is not valid: "
 )]
 #[case::missing_request(&["run", "-r", "/nonexistent/request.json", "MODULE"], "Error: failed to read request file /nonexistent/request.json: ")]
 #[case::bad_settings_json(

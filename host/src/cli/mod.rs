@@ -1,15 +1,22 @@
 //! The `spot-balancer-host` command line.
 //!
 //! `run` evaluates one request with the same arguments and the same output
-//! as `kwctl run`; `simulate` plays a Spark job against the policy. Each
-//! subcommand lives in its own file; this one declares the parser and the
-//! error type shared by the subcommands.
+//! as `kwctl run`; `annotate`, `push` and `pull` follow kwctl too;
+//! `simulate` plays a Spark job against the policy. Each subcommand lives
+//! in its own file; this one declares the parser and the error type shared
+//! by the subcommands.
 
 mod annotate;
+mod pull;
+mod push;
+mod registry;
 mod run;
 mod simulate;
 
 pub use annotate::AnnotateArgs;
+pub use pull::PullArgs;
+pub use push::{PushArgs, PushOutput};
+pub use registry::RegistryFlags;
 pub use run::RunArgs;
 pub use simulate::SimulateArgs;
 
@@ -46,6 +53,13 @@ pub enum Command {
 
     /// Embeds the policy's metadata into its module, like `kwctl annotate`.
     Annotate(AnnotateArgs),
+
+    /// Pushes the module to an OCI registry, like `kwctl push`.
+    Push(PushArgs),
+
+    /// Pulls a module from an OCI registry into a file, like `kwctl pull
+    /// --output-path`.
+    Pull(PullArgs),
 }
 
 /// Why a subcommand failed.
@@ -147,6 +161,16 @@ pub enum CliError {
     #[error(transparent)]
     Annotate(#[from] AnnotateError),
 
+    /// A push or a pull failed.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
+
+    /// `push` was given a module without metadata and no `--force`.
+    ///
+    /// The text is kwctl's.
+    #[error("Cannot push a policy that is not annotated. Use `annotate` command or `push --force`")]
+    NotAnnotated,
+
     /// The response cannot be written to stdout.
     #[error("failed to write the response: {0}")]
     Output(std::io::Error),
@@ -173,6 +197,8 @@ impl Cli {
             Command::Run(args) => args.execute(),
             Command::Simulate(args) => args.execute(),
             Command::Annotate(args) => args.execute(),
+            Command::Push(args) => args.execute(),
+            Command::Pull(args) => args.execute(),
         }
     }
 }

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::CliError;
+use super::registry::{RegistryFlags, load_policy};
 use crate::capability::{
     ContextAwareAccess, GuestLog, Kubernetes, KubernetesBackend, NoCluster, RedisCapability,
     RedisConfig, kubewarden_dispatcher,
 };
-use crate::policy::Policy;
 use crate::replay::ReplaySession;
 use crate::request::AdmissionRequest;
 use crate::settings::PolicySettings;
@@ -61,7 +61,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
 
-    /// The policy module: a path, or a `file://` URI.
+    /// How a `registry://` module is pulled.
+    #[command(flatten)]
+    pub registry: RegistryFlags,
+
+    /// The policy module: a path, a `file://` URI, or a `registry://`
+    /// reference, pulled first.
     #[arg(value_name = "URI")]
     pub uri: String,
 }
@@ -86,7 +91,7 @@ impl RunArgs {
             None => Arc::new(NoCluster),
         };
 
-        let policy = Policy::from_uri(&self.uri)?;
+        let policy = load_policy(&self.uri, &self.registry)?;
         let access = ContextAwareAccess::from_metadata(self.allow_context_aware, policy.metadata());
 
         let mut dispatcher = kubewarden_dispatcher(
