@@ -8,8 +8,11 @@ CARGO ?= cargo
 # own compatible host.
 HOST_BIN := target/debug/spot-balancer-host
 KWCTL ?= $(or $(shell command -v kwctl 2>/dev/null),$(CURDIR)/$(HOST_BIN))
-# Where `make push` publishes the module, e.g. REGISTRY=localhost:5000/policies.
+# Where `make push` publishes the module, e.g. REGISTRY=localhost:5000/policies,
+# and optionally kwctl's sources file, e.g. one listing that registry under
+# insecure_sources; without it kwctl reads ~/.config/kubewarden/sources.yaml.
 REGISTRY ?=
+SOURCES ?=
 VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 POLICY_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
@@ -87,7 +90,8 @@ bench: setup
 .PHONY: push
 push: annotated-policy.wasm
 	@test -n "$(REGISTRY)" || { echo "set REGISTRY, e.g. make push REGISTRY=localhost:5000/policies"; exit 2; }
-	$(KWCTL) push annotated-policy.wasm registry://$(REGISTRY)/spot-balancer:v$(VERSION)
+	$(KWCTL) push $(if $(SOURCES),--sources-path $(SOURCES)) annotated-policy.wasm \
+		registry://$(REGISTRY)/spot-balancer:v$(VERSION)
 
 .PHONY: clean
 clean:
