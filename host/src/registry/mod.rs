@@ -421,6 +421,9 @@ fn check_digest(
 }
 
 #[cfg(test)]
+mod token_registry_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
