@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use super::CliError;
 use super::registry::RegistryFlags;
 use crate::metadata::Metadata;
-use crate::registry::{self, REGISTRY_SCHEME, Reference};
+use crate::registry::{self, Reference};
 use crate::uri::module_path;
 
 /// How `push` reports the pushed reference.
@@ -76,12 +76,8 @@ impl PushArgs {
             None => return Err(CliError::NotAnnotated),
         };
 
-        let uri = if self.uri.starts_with(REGISTRY_SCHEME) {
-            self.uri.clone()
-        } else {
-            format!("{REGISTRY_SCHEME}{}", self.uri)
-        };
-        let reference = Reference::parse(&uri).map_err(registry::RegistryError::from)?;
+        // The scheme is optional: the parser takes the reference either way.
+        let reference = Reference::parse(&self.uri).map_err(registry::RegistryError::from)?;
         let digest = registry::push(&module, &annotations, &reference, &self.registry.options()?)?;
         let immutable = reference.pinned(&digest);
         tracing::info!(reference = %reference, digest, "policy pushed");

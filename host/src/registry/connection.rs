@@ -32,6 +32,8 @@ pub struct Reply {
     pub status: u16,
     /// The `Location` header, resolved against the request's URL.
     pub location: Option<String>,
+    /// The `WWW-Authenticate` header: how to authenticate, on a 401.
+    pub challenge: Option<String>,
     /// The body.
     pub body: Vec<u8>,
 }
@@ -172,11 +174,11 @@ impl Connection {
     /// [`RegistryError::Unreachable`] when nothing answers, and the
     /// challenge's errors.
     pub fn send(&mut self, request: Request<'_>) -> Result<Reply, RegistryError> {
-        let (reply, challenge) = self.send_once(request)?;
-        match challenge {
+        let reply = self.send_once(request)?;
+        match &reply.challenge {
             Some(challenge) if reply.status == 401 => {
-                self.authorization = Some(self.answer(&challenge)?);
-                let (reply, _) = self.send_once(request)?;
+                self.authorization = Some(self.answer(challenge)?);
+                let reply = self.send_once(request)?;
                 if reply.status == 401 {
                     return Err(RegistryError::Unauthorized {
                         url: request.url.to_owned(),
@@ -189,8 +191,8 @@ impl Connection {
         }
     }
 
-    /// One round trip; the reply and its `WWW-Authenticate` header.
-    fn send_once(&self, request: Request<'_>) -> Result<(Reply, Option<String>), RegistryError> {
+    /// One round trip.
+    fn send_once(&self, request: Request<'_>) -> Result<Reply, RegistryError> {
         let unreachable = |reason: String| RegistryError::Unreachable {
             url: request.url.to_owned(),
             reason,
@@ -236,14 +238,12 @@ impl Connection {
                 .read_to_vec()
                 .map_err(|e| unreachable(e.to_string()))?
         };
-        Ok((
-            Reply {
-                status,
-                location,
-                body,
-            },
+        Ok(Reply {
+            status,
+            location,
             challenge,
-        ))
+            body,
+        })
     }
 
     /// The `Authorization` header value that answers `challenge`.
@@ -456,6 +456,7 @@ mod tests {
         let reply = Reply {
             status: 404,
             location: None,
+            challenge: None,
             body: br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#
                 .to_vec(),
         };
@@ -463,6 +464,7 @@ mod tests {
         let plain = Reply {
             status: 502,
             location: None,
+            challenge: None,
             body: b" bad gateway \n".to_vec(),
         };
         assert_eq!(plain.explanation(), "bad gateway");

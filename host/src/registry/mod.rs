@@ -184,13 +184,7 @@ impl RegistryOptions {
 /// `sha256:` and the hex digest of `bytes`.
 #[must_use]
 pub fn sha256_digest(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
-    let mut digest = String::with_capacity(7 + 64);
-    digest.push_str("sha256:");
-    for byte in hash {
-        digest.push_str(&format!("{byte:02x}"));
-    }
-    digest
+    format!("sha256:{:x}", Sha256::digest(bytes))
 }
 
 /// The annotations kwctl puts on a policy's manifest: the module's own,

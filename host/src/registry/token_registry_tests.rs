@@ -13,6 +13,9 @@ use super::*;
 /// The token the fake token service hands out.
 const TOKEN: &str = "token-for-alice";
 
+/// `alice:s3cret`, base64.
+const ALICE: &str = "YWxpY2U6czNjcmV0";
+
 /// What the fake registry holds and saw.
 #[derive(Default)]
 struct State {
@@ -29,6 +32,10 @@ struct State {
 struct TokenRegistry {
     host: String,
     state: Arc<Mutex<State>>,
+    /// Options that reach it over plain HTTP with alice's credentials.
+    options: RegistryOptions,
+    /// Holds the Docker config the options name.
+    _docker_config: tempfile::TempDir,
 }
 
 impl TokenRegistry {
@@ -42,24 +49,25 @@ impl TokenRegistry {
                 serve(stream, &thread_state, &realm);
             }
         });
-        Self { host, state }
-    }
 
-    /// Options that reach it over plain HTTP with alice's credentials.
-    fn options(&self, dir: &Path) -> RegistryOptions {
-        let auth =
-            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "alice:s3cret");
+        let docker_config = tempfile::tempdir().expect("temp dir");
         std::fs::write(
-            dir.join("config.json"),
-            format!(r#"{{"auths": {{"{}": {{"auth": "{auth}"}}}}}}"#, self.host),
+            docker_config.path().join("config.json"),
+            format!(r#"{{"auths": {{"{host}": {{"auth": "{ALICE}"}}}}}}"#),
         )
         .expect("write docker config");
-        RegistryOptions {
+        let options = RegistryOptions {
             sources: Sources {
-                insecure_sources: vec![self.host.clone()],
+                insecure_sources: vec![host.clone()],
                 ..Sources::default()
             },
-            docker_config: Some(dir.to_path_buf()),
+            docker_config: Some(docker_config.path().to_path_buf()),
+        };
+        Self {
+            host,
+            state,
+            options,
+            _docker_config: docker_config,
         }
     }
 
@@ -183,17 +191,16 @@ fn serve(stream: TcpStream, state: &Mutex<State>, realm: &str) {
 #[test]
 fn a_push_and_a_pull_through_bearer_tokens_round_trip_the_module() {
     let registry = TokenRegistry::start();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let options = registry.options(dir.path());
+    let options = &registry.options;
     let module = b"\0asm\x01\0\0\0 a module".to_vec();
     let annotations = BTreeMap::from([("io.kubewarden.policy.title".to_owned(), "p".to_owned())]);
 
-    let digest = push(&module, &annotations, &registry.reference("v1"), &options).expect("push");
-    let pulled = pull(&registry.reference("v1"), &options).expect("pull by tag");
+    let digest = push(&module, &annotations, &registry.reference("v1"), options).expect("push");
+    let pulled = pull(&registry.reference("v1"), options).expect("pull by tag");
     assert_eq!(pulled, module);
 
     let pinned = Reference::parse(&registry.reference("v1").pinned(&digest)).expect("pinned");
-    assert_eq!(pull(&pinned, &options).expect("pull by digest"), module);
+    assert_eq!(pull(&pinned, options).expect("pull by digest"), module);
 
     let state = registry.state.lock().expect("state lock");
     let manifest = &state.stored["/v2/policies/p/manifests/v1"];
@@ -201,10 +208,7 @@ fn a_push_and_a_pull_through_bearer_tokens_round_trip_the_module() {
     assert_eq!(manifest, &policy_manifest(b"{}", &module, &annotations));
     // One token per connection, for the scope the operation needs, asked
     // for with alice's credentials.
-    let alice = Some(format!(
-        "Basic {}",
-        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "alice:s3cret")
-    ));
+    let alice = Some(format!("Basic {ALICE}"));
     assert_eq!(
         state.token_requests,
         vec![
@@ -218,14 +222,13 @@ fn a_push_and_a_pull_through_bearer_tokens_round_trip_the_module() {
 #[test]
 fn a_module_that_does_not_hash_to_its_layer_digest_is_refused() {
     let registry = TokenRegistry::start();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let options = registry.options(dir.path());
+    let options = &registry.options;
     let module = b"\0asm\x01\0\0\0".to_vec();
     push(
         &module,
         &BTreeMap::new(),
         &registry.reference("v1"),
-        &options,
+        options,
     )
     .expect("push");
     registry.state.lock().expect("state lock").tampered.insert(
@@ -233,7 +236,7 @@ fn a_module_that_does_not_hash_to_its_layer_digest_is_refused() {
         b"\0asm\x01\0\0\0 tampered".to_vec(),
     );
 
-    let error = pull(&registry.reference("v1"), &options).expect_err("tampered layer");
+    let error = pull(&registry.reference("v1"), options).expect_err("tampered layer");
     let expected = format!(
         "the module of {}/policies/p:v1 does not match its digest: expected {}, got {}",
         registry.host,
@@ -246,9 +249,7 @@ fn a_module_that_does_not_hash_to_its_layer_digest_is_refused() {
 #[test]
 fn a_missing_tag_is_reported_with_the_registry_message() {
     let registry = TokenRegistry::start();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let error = pull(&registry.reference("absent"), &registry.options(dir.path()))
-        .expect_err("no such tag");
+    let error = pull(&registry.reference("absent"), &registry.options).expect_err("no such tag");
     assert_eq!(
         error.to_string(),
         format!(
